@@ -1,0 +1,275 @@
+//! The typed settings Reverb runs on, with their defaults.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::Origin;
+use crate::resolve::RawConfig;
+use crate::secret::Secret;
+
+pub(crate) const DEFAULT_ADDRESS: &str = "0.0.0.0";
+pub(crate) const DEFAULT_PORT: u16 = 8089;
+pub(crate) const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 32 << 20;
+/// Echo's packaged `echo.yml` defaults, placeholders included.
+pub(crate) const DEFAULT_SPINNAKER_BASE_URL: &str =
+    "${services.deck.baseUrl:http://localhost:9000}";
+pub(crate) const DEFAULT_ORCA_BASE_URL: &str = "${services.orca.baseUrl:http://localhost:8083}";
+pub(crate) const SLACK_CHAT_BASE_URL: &str = "https://slack.com";
+pub(crate) const SLACK_WEBHOOK_BASE_URL: &str = "https://hooks.slack.com/services";
+pub(crate) const DEFAULT_STORE_PATH: &str = "data/reverb.db";
+
+/// Everything Reverb reads from configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    /// `spinnaker.baseUrl` (Deck), used in every message link; no trailing slash.
+    pub spinnaker_base_url: String,
+    /// `orca.baseUrl`; no trailing slash.
+    pub orca_base_url: String,
+    pub slack: SlackSettings,
+    pub reverb: ReverbSettings,
+    /// Active profiles, in order.
+    pub profiles: Vec<String>,
+    /// Files actually read, lowest precedence first.
+    pub sources: Vec<PathBuf>,
+    /// The merged property view, for lookups beyond the typed fields.
+    pub raw: RawConfig,
+    /// Where each key in [`Settings::describe`] came from; keys not listed are defaults.
+    pub origins: BTreeMap<String, Origin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// `server.address`, default `0.0.0.0`.
+    pub address: String,
+    /// `server.port`, default 8089.
+    pub port: u16,
+    /// `reverb.server.maxRequestBodySize`, default 32 MiB.
+    pub max_request_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SlackSettings {
+    /// `slack.enabled`, default false.
+    pub enabled: bool,
+    /// `slack.botName` (ignored by Echo; the display name in Reverb's Slack manifest).
+    pub bot_name: Option<String>,
+    /// `slack.*`: event notifications and non-interactive `POST /notifications`.
+    pub legacy: SlackClientSettings,
+    /// `slack.app.*`: interactive messages and `users.info`; unset fields fall back to `slack.*`.
+    pub app: SlackClientSettings,
+    /// `slack.app.signingSecret`, else `slack.signingSecret`.
+    pub signing_secret: Option<Secret>,
+    /// `slack.app.verificationToken`, else `slack.verificationToken` (bound, never checked, as in Echo).
+    pub verification_token: Option<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackClientSettings {
+    /// Bot token (`xoxb-…`) or incoming-webhook path (`T…/B…/…`); blank counts as unset.
+    pub token: Option<Secret>,
+    /// Explicit non-blank `baseUrl` (trailing slash trimmed), else
+    /// `https://hooks.slack.com/services` in incoming-webhook mode, else `https://slack.com`.
+    pub base_url: String,
+    /// `forceUseIncomingWebhook`, or a non-blank token with at least two `/`.
+    pub incoming_webhook: bool,
+    /// `sendCompactMessages` (`send-compact-messages`).
+    pub send_compact_messages: bool,
+    /// `expandUserNames`: sends `link_names=1`.
+    pub expand_user_names: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReverbSettings {
+    /// `reverb.store.path`, default `data/reverb.db` (relative to the working directory).
+    pub store_path: PathBuf,
+    /// `reverb.templates.dir`: an operator's template overrides.
+    pub templates_dir: Option<PathBuf>,
+    /// `reverb.slack.messageStyle`.
+    pub message_style: MessageStyle,
+    /// `reverb.slack.threads`, default false.
+    pub threads: bool,
+    /// `reverb.logging.format`.
+    pub log_format: LogFormat,
+    /// `reverb.logging.level` (`RUST_LOG` wins).
+    pub log_level: Option<String>,
+    pub judgments: JudgmentSettings,
+    pub delivery: DeliverySettings,
+    /// `reverb.echo.baseUrl`: an Echo behind Reverb; no trailing slash.
+    pub echo_base_url: Option<String>,
+}
+
+/// How Slack messages are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageStyle {
+    #[default]
+    Blocks,
+    /// Echo's legacy attachments, byte for byte.
+    Attachments,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JudgmentSettings {
+    /// `reverb.judgments.interactive`, default true.
+    pub interactive: bool,
+    /// `reverb.judgments.identityFallback`.
+    pub identity_fallback: IdentityFallback,
+}
+
+/// Who a judgment is recorded as when Slack gives no e-mail for the clicker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdentityFallback {
+    /// The Slack username.
+    #[default]
+    Username,
+    /// Nobody: refuse the click, as Echo effectively does.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliverySettings {
+    /// `reverb.delivery.maxAge`: give up on a message older than this (default 24h).
+    pub max_age: Duration,
+    /// `reverb.delivery.concurrency`: deliveries in flight (default 16).
+    pub concurrency: usize,
+    /// `reverb.delivery.channelRate`: messages per second per channel (default 1.0).
+    pub channel_rate: f64,
+    /// `reverb.delivery.channelBurst` (default 3).
+    pub channel_burst: u32,
+    /// `reverb.delivery.requestTimeout` (default 10s).
+    pub request_timeout: Duration,
+    /// `reverb.delivery.initialBackoff` (default 1s).
+    pub initial_backoff: Duration,
+    /// `reverb.delivery.maxBackoff` (default 5m).
+    pub max_backoff: Duration,
+}
+
+/// One line of `reverb config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEntry {
+    pub key: String,
+    pub value: String,
+    pub origin: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            address: DEFAULT_ADDRESS.to_owned(),
+            port: DEFAULT_PORT,
+            max_request_body_bytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
+        }
+    }
+}
+
+impl Default for SlackClientSettings {
+    fn default() -> Self {
+        SlackClientSettings {
+            token: None,
+            base_url: SLACK_CHAT_BASE_URL.to_owned(),
+            incoming_webhook: false,
+            send_compact_messages: false,
+            expand_user_names: false,
+        }
+    }
+}
+
+impl Default for JudgmentSettings {
+    fn default() -> Self {
+        JudgmentSettings {
+            interactive: true,
+            identity_fallback: IdentityFallback::Username,
+        }
+    }
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            max_age: Duration::from_secs(24 * 3600),
+            concurrency: 16,
+            channel_rate: 1.0,
+            channel_burst: 3,
+            request_timeout: Duration::from_secs(10),
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Default for ReverbSettings {
+    fn default() -> Self {
+        ReverbSettings {
+            store_path: PathBuf::from(DEFAULT_STORE_PATH),
+            templates_dir: None,
+            message_style: MessageStyle::Blocks,
+            threads: false,
+            log_format: LogFormat::Text,
+            log_level: None,
+            judgments: JudgmentSettings::default(),
+            delivery: DeliverySettings::default(),
+            echo_base_url: None,
+        }
+    }
+}
+
+/// What loading nothing at all gives: every default, profile `local`, no sources.
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            server: ServerSettings::default(),
+            spinnaker_base_url: "http://localhost:9000".to_owned(),
+            orca_base_url: "http://localhost:8083".to_owned(),
+            slack: SlackSettings::default(),
+            reverb: ReverbSettings::default(),
+            profiles: vec![crate::profiles::DEFAULT_PROFILE.to_owned()],
+            sources: Vec::new(),
+            raw: RawConfig::default(),
+            origins: BTreeMap::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// `<service>.baseUrl` by relaxed lookup (e.g. `keel.baseUrl`), for Echo's interactive
+    /// callbacks; `None` when unset, blank or unresolvable. Trailing slash trimmed.
+    pub fn service_base_url(&self, service_id: &str) -> Option<String> {
+        let key = format!("{service_id}.baseUrl");
+        match self.raw.get(&key) {
+            Ok(Some(resolved)) if crate::bind::is_encrypted_reference(&resolved.value) => {
+                tracing::warn!(
+                    key,
+                    "service base URL is an encrypted: reference, which Reverb cannot decrypt"
+                );
+                None
+            }
+            Ok(Some(resolved)) => {
+                let url = resolved.value.trim().trim_end_matches('/');
+                (!url.is_empty()).then(|| url.to_owned())
+            }
+            Ok(None) => None,
+            Err(error) => {
+                tracing::warn!(%error, "service base URL unusable");
+                None
+            }
+        }
+    }
+
+    /// Interactivity is on when a signing secret is present and `reverb.judgments.interactive`.
+    pub fn interactive_judgments(&self) -> bool {
+        self.slack.signing_secret.is_some() && self.reverb.judgments.interactive
+    }
+
+    /// Where `key` (as listed by [`Settings::describe`]) came from.
+    pub fn origin_of(&self, key: &str) -> Origin {
+        self.origins.get(key).cloned().unwrap_or(Origin::Default)
+    }
+}

@@ -1,0 +1,109 @@
+//! The `reverb` command line. `anyhow` lives only here, at the binary's edge.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use reverb_config::{LoadOptions, Settings};
+
+use crate::startup::Application;
+use crate::{outbox_cmd, telemetry};
+
+/// Reverb: Spinnaker's Echo notifications, with Slack buttons that act.
+#[derive(Parser, Debug)]
+#[command(name = "reverb", version, about)]
+pub struct Cli {
+    /// A directory holding spinnaker.yml / echo.yml / echo-<profile>.yml; repeatable, later wins.
+    #[arg(long = "config-dir", global = true, value_name = "DIR")]
+    pub config_dirs: Vec<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Print the effective configuration, secrets redacted, with where each value came from.
+    Config,
+    /// Inspect the outbox: pending messages and dead letters.
+    Outbox {
+        #[command(subcommand)]
+        action: outbox_cmd::OutboxAction,
+    },
+}
+
+/// Exit codes: 0 success, 1 runtime failure, 2 configuration error.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match load_settings(&cli) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Config => {
+            print_config(&settings);
+            ExitCode::SUCCESS
+        }
+        Command::Outbox { action } => outbox_cmd::run(&settings, action),
+    }
+}
+
+fn load_settings(cli: &Cli) -> Result<Settings, ExitCode> {
+    reverb_config::load(&LoadOptions::from_process(cli.config_dirs.clone())).map_err(|e| {
+        eprintln!("reverb: configuration error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn print_config(settings: &Settings) {
+    println!("# profiles: {}", settings.profiles.join(","));
+    for source in &settings.sources {
+        println!("# read: {}", source.display());
+    }
+    for entry in settings.describe() {
+        println!("{} = {}    # {}", entry.key, entry.value, entry.origin);
+    }
+}
+
+fn serve(settings: Settings) -> ExitCode {
+    telemetry::init(settings.reverb.log_format, settings.reverb.log_level.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("reverb: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: anyhow::Result<()> = runtime.block_on(async {
+        let app = Application::build(settings).await?;
+        app.run_until_stopped().await?;
+        Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "reverb failed");
+            eprintln!("reverb: {e:#}");
+            if e.downcast_ref::<crate::startup::BuildError>()
+                .is_some_and(BuildErrorExt::is_configuration)
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Start-up failures that an operator fixes in configuration exit with 2, like config errors.
+trait BuildErrorExt {
+    fn is_configuration(&self) -> bool;
+}
+
+impl BuildErrorExt for crate::startup::BuildError {
+    fn is_configuration(&self) -> bool {
+        matches!(self, crate::startup::BuildError::Bind { .. })
+    }
+}

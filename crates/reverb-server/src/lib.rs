@@ -1,0 +1,12 @@
+//! Reverb's server: actix-web routes wired to the notification, delivery and callback crates,
+//! and the `reverb` command line.
+
+pub mod cli;
+mod http;
+mod outbox_cmd;
+mod routes;
+mod startup;
+mod state;
+mod telemetry;
+
+pub use startup::{Application, BuildError};

@@ -1,0 +1,36 @@
+//! `GET|HEAD /health`: Spring Boot's shape, `{"status":"UP"}`. Halyard's probe is
+//! `wget --spider`, a HEAD, so HEAD is routed explicitly.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::state::AppState;
+
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let mut body = json!({ "status": "UP" });
+    if let Some(engine) = &state.delivery {
+        let store = engine.store();
+        let stats = web::block(move || store.stats(now_ms())).await;
+        if let Ok(Ok(stats)) = stats {
+            body["details"] = json!({
+                "outbox": {
+                    "pending": stats.pending,
+                    "deadLetters": stats.dead,
+                    "oldestPendingAgeSeconds": stats.oldest_pending_age_ms.map(|ms| ms / 1000),
+                }
+            });
+        }
+    }
+    HttpResponse::Ok().json(body)
+}
+
+pub async fn health_head() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").finish()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,217 @@
+//! Building and running the server: open the store, start delivery, bind, serve, and on
+//! SIGTERM/SIGINT stop accepting, finish in-flight requests, and flush the store.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use prometheus::Registry;
+use reverb_config::Settings;
+use reverb_slack::{
+    DeliveryEngine, DeliveryMetrics, DeliverySettings, SlackClient, SlackClientConfig, SlackClients,
+};
+use reverb_store::{SqliteStore, Store, StoreError};
+use tracing_actix_web::TracingLogger;
+
+use crate::http::errors::{ApiError, jsonify_errors};
+use crate::http::metrics::{HttpMetrics, record};
+use crate::routes;
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("metrics registry: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("delivery engine: {0}")]
+    Delivery(#[from] reverb_slack::EnqueueError),
+    #[error("HTTP client: {0}")]
+    HttpClient(String),
+}
+
+/// A built, bound, not yet running Reverb.
+pub struct Application {
+    server: Server,
+    port: u16,
+    delivery: Option<DeliveryEngine>,
+    store: Arc<SqliteStore>,
+}
+
+/// Echo's CORS headers, on every response (echo.md §1.8).
+fn cors_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .add((header::ACCESS_CONTROL_ALLOW_METHODS, "POST, GET, OPTIONS, DELETE"))
+        .add((header::ACCESS_CONTROL_MAX_AGE, "3600"))
+        .add((header::ACCESS_CONTROL_ALLOW_HEADERS, "x-requested-with,Content-Type"))
+}
+
+/// The HTTP client every outbound call shares, on rustls with the ring provider.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, BuildError> {
+    // Installing twice (tests build several apps) is refused harmlessly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .user_agent(concat!("reverb/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| BuildError::HttpClient(e.to_string()))
+}
+
+fn slack_clients(settings: &Settings, http: &reqwest::Client) -> SlackClients {
+    let timeout = settings.reverb.delivery.request_timeout;
+    let make = |c: &reverb_config::SlackClientSettings| {
+        c.token.as_ref().map(|token| {
+            SlackClient::new(
+                http.clone(),
+                SlackClientConfig {
+                    base_url: c.base_url.clone(),
+                    token: Some(token.expose().to_string()),
+                    incoming_webhook: c.incoming_webhook,
+                    timeout,
+                },
+            )
+        })
+    };
+    SlackClients {
+        legacy: make(&settings.slack.legacy),
+        app: make(&settings.slack.app),
+    }
+}
+
+fn delivery_settings(settings: &Settings) -> DeliverySettings {
+    let d = &settings.reverb.delivery;
+    let response_url_base = settings
+        .raw
+        .get("reverb.slack.responseUrlBase")
+        .ok()
+        .flatten()
+        .map(|v| v.value)
+        .unwrap_or_else(|| "https://hooks.slack.com".to_string());
+    DeliverySettings {
+        concurrency: d.concurrency,
+        channel_rate: d.channel_rate,
+        channel_burst: d.channel_burst,
+        max_age: d.max_age,
+        initial_backoff: d.initial_backoff,
+        max_backoff: d.max_backoff,
+        response_url_base,
+    }
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, BuildError> {
+        let settings = Arc::new(settings);
+        let store = Arc::new(SqliteStore::open(&settings.reverb.store_path)?);
+        let registry = Registry::new();
+        let http_metrics = HttpMetrics::register(&registry)?;
+        let delivery_metrics = DeliveryMetrics::register(&registry)?;
+        let http = http_client(Duration::from_secs(30))?;
+
+        let delivery = if settings.slack.enabled {
+            Some(
+                DeliveryEngine::start(
+                    store.clone() as Arc<dyn Store>,
+                    slack_clients(&settings, &http),
+                    delivery_settings(&settings),
+                    delivery_metrics,
+                )
+                .await?,
+            )
+        } else {
+            tracing::info!("slack.enabled is not true: Reverb sends nothing to Slack (as Echo)");
+            None
+        };
+
+        let state = web::Data::new(AppState {
+            settings: settings.clone(),
+            store: store.clone(),
+            delivery: delivery.clone(),
+            registry,
+        });
+        let http_metrics = web::Data::new(http_metrics);
+
+        let address = format!("{}:{}", settings.server.address, settings.server.port);
+        let listener = TcpListener::bind(&address).map_err(|source| BuildError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| BuildError::Bind { address: address.clone(), source })?
+            .port();
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(http_metrics.clone())
+                .wrap(from_fn(record))
+                .wrap(ErrorHandlers::new().default_handler(jsonify_errors))
+                .wrap(cors_headers())
+                .wrap(TracingLogger::default())
+                .route("/health", web::get().to(routes::health::health))
+                .route("/health", web::head().to(routes::health::health_head))
+                .route("/metrics", web::get().to(routes::metrics::metrics))
+                .route(
+                    "/notifications/metadata",
+                    web::get().to(routes::metadata::metadata),
+                )
+                .default_service(web::to(fallback))
+        })
+        .listen(listener)
+        .map_err(|source| BuildError::Bind { address: address.clone(), source })?
+        .shutdown_timeout(30)
+        .run();
+
+        tracing::info!(%address, port, "Reverb listening");
+        Ok(Self {
+            server,
+            port,
+            delivery,
+            store,
+        })
+    }
+
+    /// The bound port (useful with `server.port: 0`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serve until SIGTERM/SIGINT (actix stops accepting and drains requests), then let
+    /// deliveries in flight finish and checkpoint the store.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Some(engine) = &self.delivery {
+            engine.shutdown(Duration::from_secs(10)).await;
+        }
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+            Ok(Ok(())) => tracing::info!("store flushed; Reverb stopped"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "store checkpoint failed"),
+            Err(e) => tracing::warn!(error = %e, "store checkpoint failed"),
+        }
+        result
+    }
+}
+
+/// Unknown routes: 404 in Spinnaker's shape; CORS preflights for any path get a 200.
+async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if req.method() == actix_web::http::Method::OPTIONS {
+        return Ok(HttpResponse::Ok().finish());
+    }
+    Err(ApiError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        format!("No handler for {} {}", req.method(), req.path()),
+    ))
+}

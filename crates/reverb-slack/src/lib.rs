@@ -1,0 +1,19 @@
+//! Slack delivery: a Web API client that reads Slack's envelope honestly, and a durable,
+//! rate-limited delivery engine over the outbox in [`reverb_store`].
+//!
+//! Nothing here knows about pipelines or clicks: callers hand in [`OutboundMessage`]s and the
+//! engine gets them to Slack, in order per channel, as fast as Slack allows, through restarts.
+
+mod client;
+mod engine;
+mod error;
+mod metrics;
+mod pacing;
+
+pub use client::{PostedMessage, SlackClient, SlackClientConfig, SlackUser};
+pub use engine::{DeliveryEngine, DeliverySettings, EnqueueError, SlackClients};
+pub use error::{ErrorClass, SlackError};
+pub use metrics::DeliveryMetrics;
+pub use pacing::TokenBucket;
+
+pub use reverb_model::OutboundMessage;

@@ -1,0 +1,122 @@
+//! Client-side pacing so Reverb stays inside Slack's limits instead of bouncing off them.
+
+use std::time::{Duration, Instant};
+
+/// A token bucket: `burst` tokens, refilled at `rate` per second.
+///
+/// A send is booked at the moment Slack *answered*, never earlier than Slack counted it, so our
+/// bucket is never fuller than Slack's and pacing at Slack's own rate causes no 429s.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    updated: Instant,
+    blocked_until: Option<Instant>,
+}
+
+impl TokenBucket {
+    pub fn new(rate_per_sec: f64, burst: u32, now: Instant) -> Self {
+        let burst = f64::from(burst.max(1));
+        Self {
+            rate: rate_per_sec,
+            burst,
+            tokens: burst,
+            updated: now,
+            blocked_until: None,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        if now > self.updated {
+            let elapsed = now.duration_since(self.updated).as_secs_f64();
+            self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+            self.updated = now;
+        }
+    }
+
+    /// How long to wait before the next send may start (zero when it may start now).
+    pub fn wait_time(&mut self, now: Instant) -> Duration {
+        if !self.rate.is_finite() || self.rate <= 0.0 {
+            return self.blocked_wait(now);
+        }
+        self.refill(now);
+        let token_wait = if self.tokens >= 1.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - self.tokens) / self.rate)
+        };
+        token_wait.max(self.blocked_wait(now))
+    }
+
+    fn blocked_wait(&self, now: Instant) -> Duration {
+        self.blocked_until
+            .map(|until| until.saturating_duration_since(now))
+            .unwrap_or_default()
+    }
+
+    /// Book one send that Slack answered at `answered`.
+    pub fn consume(&mut self, answered: Instant) {
+        if !self.rate.is_finite() || self.rate <= 0.0 {
+            return;
+        }
+        self.refill(answered);
+        self.tokens -= 1.0;
+    }
+
+    /// Slack said 429: send nothing until `retry_after` has passed, then start from empty.
+    pub fn block_for(&mut self, retry_after: Duration, now: Instant) {
+        let until = now + retry_after;
+        self.blocked_until = Some(self.blocked_until.map_or(until, |u| u.max(until)));
+        self.refill(now);
+        self.tokens = self.tokens.min(0.0);
+        // Tokens resume accruing only once the block ends.
+        self.updated = until;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_then_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(1.0, 3, t0);
+        for _ in 0..3 {
+            assert_eq!(b.wait_time(t0), Duration::ZERO);
+            b.consume(t0);
+        }
+        let wait = b.wait_time(t0);
+        assert!((wait.as_secs_f64() - 1.0).abs() < 1e-6, "{wait:?}");
+        let t1 = t0 + Duration::from_millis(1500);
+        assert_eq!(b.wait_time(t1), Duration::ZERO);
+        b.consume(t1);
+        let wait = b.wait_time(t1);
+        assert!((wait.as_secs_f64() - 0.5).abs() < 1e-6, "{wait:?}");
+    }
+
+    #[test]
+    fn retry_after_blocks_exactly() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(1.0, 3, t0);
+        b.block_for(Duration::from_secs(5), t0);
+        let wait = b.wait_time(t0 + Duration::from_secs(1));
+        assert!(wait >= Duration::from_secs(4), "{wait:?}");
+        let after = t0 + Duration::from_secs(5);
+        // Empty at the end of the block: one more second for a token.
+        assert!((b.wait_time(after).as_secs_f64() - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn unlimited_never_waits_unless_blocked() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(f64::INFINITY, 1, t0);
+        for _ in 0..100 {
+            b.consume(t0);
+        }
+        assert_eq!(b.wait_time(t0), Duration::ZERO);
+        b.block_for(Duration::from_secs(2), t0);
+        assert_eq!(b.wait_time(t0), Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,638 @@
+//! The SQLite implementation of [`Store`]: one file, WAL journal, one writer.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::migrations::MIGRATIONS;
+use crate::types::{
+    ForwardedRequest, JudgmentClaim, MessageRef, OutboxStats, StoreError, StoredMessage,
+};
+use crate::Store;
+use reverb_model::OutboundMessage;
+
+/// A SQLite-backed store. `synchronous=NORMAL` in WAL mode keeps every committed row through a
+/// process crash (`kill -9`); only a power loss can drop the last transactions.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Open (creating the file and its folder when missing) and migrate.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory store, for tests.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        // A poisoned lock only means another thread panicked mid-call; SQLite's own transaction
+        // rolled back, so the connection is still consistent.
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    /// Flush the WAL into the main file (on shutdown).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+    }
+
+    /// The schema version in force.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.with(|c| current_version(c))
+    }
+}
+
+fn current_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            applied_ms INTEGER NOT NULL
+        )",
+    )?;
+    let found = current_version(conn)?;
+    let known = MIGRATIONS.last().map(|(v, _)| *v).unwrap_or(0);
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
+            params![version, now_ms()],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, "store schema migrated");
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+const MESSAGE_COLUMNS: &str = "id, body, created_ms, attempts, next_attempt_ms, last_error";
+
+fn read_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, i64, u32, i64, Option<String>)> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn decode(
+    (id, body, created_ms, attempts, next_attempt_ms, last_error): (i64, String, i64, u32, i64, Option<String>),
+) -> Result<StoredMessage, StoreError> {
+    let message: OutboundMessage =
+        serde_json::from_str(&body).map_err(|source| StoreError::Corrupt { id, source })?;
+    Ok(StoredMessage {
+        id,
+        message,
+        created_ms,
+        attempts,
+        next_attempt_ms,
+        last_error,
+    })
+}
+
+fn select_messages(conn: &Connection, state: &str) -> Result<Vec<StoredMessage>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE state = ?1 ORDER BY id"
+    ))?;
+    let rows = stmt
+        .query_map([state], read_message)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter().map(decode).collect()
+}
+
+impl Store for SqliteStore {
+    fn enqueue(
+        &self,
+        messages: &[OutboundMessage],
+        now_ms: i64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let bodies = messages
+            .iter()
+            .map(|m| serde_json::to_string(m).map_err(StoreError::Encode))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let mut stored = Vec::with_capacity(messages.len());
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO outbox (lane, kind, body, created_ms, next_attempt_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?4)",
+                )?;
+                for (message, body) in messages.iter().zip(&bodies) {
+                    insert.execute(params![message.lane(), message.kind, body, now_ms])?;
+                    stored.push(StoredMessage {
+                        id: tx.last_insert_rowid(),
+                        message: message.clone(),
+                        created_ms: now_ms,
+                        attempts: 0,
+                        next_attempt_ms: now_ms,
+                        last_error: None,
+                    });
+                }
+            }
+            tx.commit()?;
+            Ok(stored)
+        })
+    }
+
+    fn pending(&self) -> Result<Vec<StoredMessage>, StoreError> {
+        self.with(|c| select_messages(c, "pending"))
+    }
+
+    fn pending_after(&self, after_id: i64) -> Result<Vec<StoredMessage>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE state = 'pending' AND id > ?1 ORDER BY id"
+            ))?;
+            let rows = stmt
+                .query_map([after_id], read_message)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(decode).collect()
+        })
+    }
+
+    fn complete(
+        &self,
+        id: i64,
+        reference: Option<(&str, &MessageRef)>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
+            if let Some((key, r)) = reference {
+                upsert_ref(&tx, key, r, now_ms)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn schedule_retry(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt_ms: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE outbox SET attempts = ?2, next_attempt_ms = ?3, last_error = ?4 WHERE id = ?1",
+                params![id, attempts, next_attempt_ms, error],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn dead_letter(&self, id: i64, error: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE outbox SET state = 'dead', last_error = ?2, dead_ms = ?3 WHERE id = ?1",
+                params![id, error, now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn dead_letters(&self) -> Result<Vec<StoredMessage>, StoreError> {
+        self.with(|c| select_messages(c, "dead"))
+    }
+
+    fn revive(&self, id: i64, now_ms: i64) -> Result<Option<StoredMessage>, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            // A revived message goes to the back of its lane: it gets a fresh id so ordering
+            // among pending messages stays "by id".
+            let row = tx
+                .query_row(
+                    &format!("SELECT {MESSAGE_COLUMNS} FROM outbox WHERE id = ?1 AND state = 'dead'"),
+                    [id],
+                    read_message,
+                )
+                .optional()?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let old = decode(row)?;
+            tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
+            let body = serde_json::to_string(&old.message).map_err(StoreError::Encode)?;
+            tx.execute(
+                "INSERT INTO outbox (lane, kind, body, created_ms, next_attempt_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![old.message.lane(), old.message.kind, body, now_ms],
+            )?;
+            let revived = StoredMessage {
+                id: tx.last_insert_rowid(),
+                created_ms: now_ms,
+                attempts: 0,
+                next_attempt_ms: now_ms,
+                last_error: None,
+                ..old
+            };
+            tx.commit()?;
+            Ok(Some(revived))
+        })
+    }
+
+    fn drop_dead_letter(&self, id: i64) -> Result<bool, StoreError> {
+        self.with(|c| Ok(c.execute("DELETE FROM outbox WHERE id = ?1 AND state = 'dead'", [id])? > 0))
+    }
+
+    fn stats(&self, now_ms: i64) -> Result<OutboxStats, StoreError> {
+        self.with(|c| {
+            let (pending, oldest): (i64, Option<i64>) = c.query_row(
+                "SELECT COUNT(*), MIN(created_ms) FROM outbox WHERE state = 'pending'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let dead: i64 =
+                c.query_row("SELECT COUNT(*) FROM outbox WHERE state = 'dead'", [], |r| r.get(0))?;
+            Ok(OutboxStats {
+                pending: pending.max(0) as u64,
+                dead: dead.max(0) as u64,
+                oldest_pending_age_ms: oldest.map(|t| (now_ms - t).max(0)),
+            })
+        })
+    }
+
+    fn message_ref(&self, key: &str) -> Result<Option<MessageRef>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT channel_id, ts FROM message_refs WHERE ref_key = ?1",
+                [key],
+                |r| {
+                    Ok(MessageRef {
+                        channel_id: r.get(0)?,
+                        ts: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
+
+    fn record_ref(&self, key: &str, reference: &MessageRef, now_ms: i64) -> Result<(), StoreError> {
+        self.with(|c| upsert_ref(c, key, reference, now_ms))
+    }
+
+    fn refs_with_prefix(&self, prefix: &str) -> Result<Vec<(String, MessageRef)>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT ref_key, channel_id, ts FROM message_refs
+                 WHERE substr(ref_key, 1, length(?1)) = ?1 ORDER BY ref_key",
+            )?;
+            let rows = stmt
+                .query_map([prefix], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        MessageRef {
+                            channel_id: r.get(1)?,
+                            ts: r.get(2)?,
+                        },
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn claim_judgment(
+        &self,
+        key: &str,
+        claimant: &str,
+        now_ms: i64,
+        stale_ms: i64,
+    ) -> Result<JudgmentClaim, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let existing: Option<(String, String, Option<String>, i64)> = tx
+                .query_row(
+                    "SELECT claimant, state, outcome, updated_ms FROM judgments WHERE judgment_key = ?1",
+                    [key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let answer = match existing {
+                Some((_, state, outcome, _)) if state == "decided" => JudgmentClaim::Decided {
+                    outcome: outcome.unwrap_or_default(),
+                },
+                Some((holder, state, _, updated)) if state == "claimed" && now_ms - updated < stale_ms => {
+                    JudgmentClaim::InProgress { claimant: holder }
+                }
+                _ => {
+                    tx.execute(
+                        "INSERT INTO judgments (judgment_key, claimant, state, updated_ms)
+                         VALUES (?1, ?2, 'claimed', ?3)
+                         ON CONFLICT(judgment_key) DO UPDATE SET
+                           claimant = excluded.claimant, state = 'claimed', outcome = NULL,
+                           updated_ms = excluded.updated_ms",
+                        params![key, claimant, now_ms],
+                    )?;
+                    JudgmentClaim::Granted
+                }
+            };
+            tx.commit()?;
+            Ok(answer)
+        })
+    }
+
+    fn finish_judgment(
+        &self,
+        key: &str,
+        outcome: &str,
+        decided: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            if decided {
+                c.execute(
+                    "UPDATE judgments SET state = 'decided', outcome = ?2, updated_ms = ?3
+                     WHERE judgment_key = ?1",
+                    params![key, outcome, now_ms],
+                )?;
+            } else {
+                c.execute("DELETE FROM judgments WHERE judgment_key = ?1", [key])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn judgment_outcome(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT outcome FROM judgments WHERE judgment_key = ?1 AND state = 'decided'",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+
+    fn enqueue_forward(&self, request: &ForwardedRequest, now_ms: i64) -> Result<i64, StoreError> {
+        let headers = serde_json::to_string(&request.headers).map_err(StoreError::Encode)?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO echo_forwards (method, path, headers, body, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![request.method, request.path, headers, request.body, now_ms],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    fn pending_forwards(&self, limit: usize) -> Result<Vec<(i64, ForwardedRequest)>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, method, path, headers, body FROM echo_forwards ORDER BY id LIMIT ?1",
+            )?;
+            let rows = stmt
+                .query_map([limit as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Vec<u8>>(4)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(id, method, path, headers, body)| {
+                    let headers = serde_json::from_str(&headers)
+                        .map_err(|source| StoreError::Corrupt { id, source })?;
+                    Ok((
+                        id,
+                        ForwardedRequest {
+                            method,
+                            path,
+                            headers,
+                            body,
+                        },
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    fn complete_forward(&self, id: i64) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute("DELETE FROM echo_forwards WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+
+    fn forward_backlog(&self) -> Result<u64, StoreError> {
+        self.with(|c| {
+            let n: i64 = c.query_row("SELECT COUNT(*) FROM echo_forwards", [], |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        })
+    }
+}
+
+fn upsert_ref(conn: &Connection, key: &str, r: &MessageRef, now_ms: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO message_refs (ref_key, channel_id, ts, updated_ms) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(ref_key) DO UPDATE SET channel_id = excluded.channel_id, ts = excluded.ts,
+           updated_ms = excluded.updated_ms",
+        params![key, r.channel_id, r.ts, now_ms],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reverb_model::SlackMessage;
+
+    fn msg(address: &str, text: &str) -> OutboundMessage {
+        OutboundMessage::post(
+            "pipeline",
+            address,
+            SlackMessage {
+                text: text.into(),
+                ..Default::default()
+            },
+        )
+    }
+
+    #[test]
+    fn enqueue_survives_reopen_in_order_and_completes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/reverb.db");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            let stored = store
+                .enqueue(&[msg("#a", "one"), msg("#b", "two"), msg("#a", "three")], 1000)
+                .unwrap();
+            assert_eq!(stored.len(), 3);
+            assert!(stored[0].id < stored[1].id && stored[1].id < stored[2].id);
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let pending = store.pending().unwrap();
+        let texts: Vec<_> = pending.iter().map(|m| m.message.message.text.as_str()).collect();
+        assert_eq!(texts, ["one", "two", "three"]);
+        let r = MessageRef {
+            channel_id: "C1".into(),
+            ts: "1.000001".into(),
+        };
+        store.complete(pending[0].id, Some(("k1", &r)), 2000).unwrap();
+        assert_eq!(store.pending().unwrap().len(), 2);
+        assert_eq!(store.message_ref("k1").unwrap(), Some(r));
+        assert_eq!(store.schema_version().unwrap(), 2);
+    }
+
+    #[test]
+    fn retries_dead_letters_and_revival() {
+        let store = SqliteStore::in_memory().unwrap();
+        let stored = store.enqueue(&[msg("#a", "x")], 10).unwrap();
+        let id = stored[0].id;
+        store.schedule_retry(id, 2, 5000, "internal_error").unwrap();
+        let p = &store.pending().unwrap()[0];
+        assert_eq!((p.attempts, p.next_attempt_ms), (2, 5000));
+        assert_eq!(p.last_error.as_deref(), Some("internal_error"));
+        store.dead_letter(id, "channel_not_found", 6000).unwrap();
+        assert!(store.pending().unwrap().is_empty());
+        let stats = store.stats(7000).unwrap();
+        assert_eq!((stats.pending, stats.dead), (0, 1));
+        let dead = store.dead_letters().unwrap();
+        assert_eq!(dead[0].last_error.as_deref(), Some("channel_not_found"));
+        let revived = store.revive(id, 8000).unwrap().unwrap();
+        assert_ne!(revived.id, id);
+        assert_eq!(revived.attempts, 0);
+        assert_eq!(store.pending().unwrap().len(), 1);
+        assert!(store.revive(id, 9000).unwrap().is_none());
+        assert_eq!(store.pending_after(revived.id - 1).unwrap().len(), 1);
+        assert!(store.pending_after(revived.id).unwrap().is_empty());
+        store.dead_letter(revived.id, "again", 9000).unwrap();
+        assert!(store.drop_dead_letter(revived.id).unwrap());
+        assert!(!store.drop_dead_letter(revived.id).unwrap());
+        assert_eq!(store.stats(9000).unwrap(), OutboxStats::default());
+    }
+
+    #[test]
+    fn oldest_pending_age() {
+        let store = SqliteStore::in_memory().unwrap();
+        store.enqueue(&[msg("#a", "x")], 1_000).unwrap();
+        store.enqueue(&[msg("#a", "y")], 4_000).unwrap();
+        assert_eq!(store.stats(10_000).unwrap().oldest_pending_age_ms, Some(9_000));
+    }
+
+    #[test]
+    fn refs_by_prefix() {
+        let store = SqliteStore::in_memory().unwrap();
+        let r = |c: &str| MessageRef {
+            channel_id: c.into(),
+            ts: "1.1".into(),
+        };
+        store.record_ref("judgment:e1:2@a", &r("C1"), 1).unwrap();
+        store.record_ref("judgment:e1:2@b", &r("C2"), 1).unwrap();
+        store.record_ref("judgment:e1:20@a", &r("C3"), 1).unwrap();
+        store.record_ref("judgment:e1:2@a", &r("C9"), 2).unwrap();
+        let found = store.refs_with_prefix("judgment:e1:2@").unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].1.channel_id, "C9");
+    }
+
+    #[test]
+    fn judgment_claims_are_exclusive() {
+        let store = SqliteStore::in_memory().unwrap();
+        assert_eq!(store.claim_judgment("j", "a", 0, 60_000).unwrap(), JudgmentClaim::Granted);
+        assert_eq!(
+            store.claim_judgment("j", "b", 10, 60_000).unwrap(),
+            JudgmentClaim::InProgress { claimant: "a".into() }
+        );
+        // A crashed claimant's claim goes stale and can be taken over.
+        assert_eq!(store.claim_judgment("j", "b", 70_000, 60_000).unwrap(), JudgmentClaim::Granted);
+        store.finish_judgment("j", "continue by b", true, 70_001).unwrap();
+        assert_eq!(
+            store.claim_judgment("j", "c", 80_000, 60_000).unwrap(),
+            JudgmentClaim::Decided { outcome: "continue by b".into() }
+        );
+        assert_eq!(store.judgment_outcome("j").unwrap().as_deref(), Some("continue by b"));
+        // A released claim (Orca unreachable) can be claimed again.
+        assert_eq!(store.claim_judgment("k", "a", 0, 60_000).unwrap(), JudgmentClaim::Granted);
+        store.finish_judgment("k", "", false, 1).unwrap();
+        assert_eq!(store.claim_judgment("k", "b", 2, 60_000).unwrap(), JudgmentClaim::Granted);
+    }
+
+    #[test]
+    fn forwards_keep_order_and_bytes() {
+        let store = SqliteStore::in_memory().unwrap();
+        let req = |b: &[u8]| ForwardedRequest {
+            method: "POST".into(),
+            path: "/".into(),
+            headers: vec![("X-SPINNAKER-USER".into(), "jane".into())],
+            body: b.to_vec(),
+        };
+        store.enqueue_forward(&req(b"{\"a\":1}"), 1).unwrap();
+        store.enqueue_forward(&req(&[0, 159, 146, 150]), 2).unwrap();
+        let pending = store.pending_forwards(10).unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[1].1.body, vec![0, 159, 146, 150]);
+        store.complete_forward(pending[0].0).unwrap();
+        assert_eq!(store.forward_backlog().unwrap(), 1);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute("INSERT INTO schema_migrations VALUES (999, 0)", []).unwrap();
+        drop(conn);
+        assert!(matches!(
+            SqliteStore::open(&path),
+            Err(StoreError::SchemaTooNew { found: 999, .. })
+        ));
+    }
+}
