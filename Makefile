@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: build release run demo test lint fmt test-rust test-chart test-metrics bench clean
+.PHONY: build release run demo test test-deps lint fmt test-rust test-chart test-browser bench clean
 
 build:
 	$(CARGO) build --workspace --bins
@@ -21,16 +21,20 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-test-rust:
+test-deps:
+	scripts/ensure-test-deps.sh
+
+# The end-to-end tests start the real binaries, so build them first.
+test-rust: build
 	$(CARGO) nextest run --workspace --all-targets --no-fail-fast
 
 test-chart:
 	scripts/chart-test.sh
 
-test-metrics: build
-	scripts/check-metrics.sh
+test-browser: build
+	scripts/browser-test.sh
 
-test: lint test-rust test-chart test-metrics
+test: test-deps lint test-rust test-chart test-browser
 
 bench: release
 	scripts/bench.sh

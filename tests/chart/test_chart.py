@@ -262,12 +262,13 @@ def test_existing_secret_config_and_slack_credentials_from_secret():
 
     env = env_of(objects)
     assert env["SLACK_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "reverb-slack", "key": "bot-token"}
-    assert env["SLACK_APP_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "reverb-slack", "key": "bot-token"}
+    # Reverb falls back to slack.token for slack.app.token.
+    assert "SLACK_APP_TOKEN" not in env
     assert env["SLACK_APP_SIGNINGSECRET"]["valueFrom"]["secretKeyRef"] == {
         "name": "reverb-slack",
         "key": "signing-secret",
     }
-    for name in ("SLACK_TOKEN", "SLACK_APP_TOKEN", "SLACK_APP_SIGNINGSECRET"):
+    for name in ("SLACK_TOKEN", "SLACK_APP_SIGNINGSECRET"):
         assert "value" not in env[name]
     assert env["SLACK_ENABLED"]["value"] == "true"
 
@@ -285,13 +286,16 @@ def test_no_slack_env_without_a_secret():
     assert not {"SLACK_TOKEN", "SLACK_APP_TOKEN", "SLACK_APP_SIGNINGSECRET", "SLACK_ENABLED"} & env.keys()
 
 
-def test_secret_keys_can_be_left_out_or_separated():
-    env = env_of(manifests({"slack": {"existingSecret": "s", "appTokenKey": "-", "signingSecretKey": ""}}))
-    assert "SLACK_TOKEN" in env
+def test_secret_keys_can_be_left_out_or_added():
+    env = env_of(manifests({"slack": {"existingSecret": "s", "signingSecretKey": ""}}))
+    assert env["SLACK_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "s", "key": "token"}
     assert "SLACK_APP_TOKEN" not in env and "SLACK_APP_SIGNINGSECRET" not in env
     env = env_of(manifests({"slack": {"existingSecret": "s", "appTokenKey": "app-token"}}))
     assert env["SLACK_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "token"
-    assert env["SLACK_APP_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "app-token"
+    assert env["SLACK_APP_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "s", "key": "app-token"}
+    assert env["SLACK_APP_SIGNINGSECRET"]["valueFrom"]["secretKeyRef"] == {"name": "s", "key": "signing-secret"}
+    env = env_of(manifests({"slack": {"existingSecret": "s", "enabled": False}}))
+    assert "SLACK_ENABLED" not in env and "SLACK_TOKEN" in env
 
 
 def test_echo_local_values_render_into_a_mounted_configmap():
@@ -303,6 +307,16 @@ def test_echo_local_values_render_into_a_mounted_configmap():
     assert document["slack"]["enabled"] is True
     assert volume(objects, "config")["projected"]["sources"] == [{"configMap": {"name": "spin-echo-config"}}]
     assert env_of(objects)["SLACK_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "reverb-slack"
+
+
+CREDENTIAL_KEYS = {
+    "slack.token",
+    "slack.app.token",
+    "slack.signingsecret",
+    "slack.app.signingsecret",
+    "slack.verificationtoken",
+    "slack.app.verificationtoken",
+}
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -322,8 +336,8 @@ def test_no_credential_reaches_any_configmap(values_file):
             leaves = flatten(yaml.safe_load(text) or {})
             for key, value in leaves.items():
                 relaxed = key.lower().replace("-", "").replace("_", "")
-                if relaxed in {"slack.token", "slack.app.token", "slack.app.signingsecret", "slack.app.verificationtoken"}:
-                    assert str(value).startswith(("encrypted:", "${")), f"{key} in {config_map['metadata']['name']}"
+                if relaxed in CREDENTIAL_KEYS:
+                    assert value in ("", None) or str(value).startswith("${"), f"{key} in {config_map['metadata']['name']}"
     assert not [o for o in objects if o["kind"] == "Secret"], "the chart never creates Secrets"
 
 
@@ -336,6 +350,8 @@ def test_no_credential_reaches_any_configmap(values_file):
         {"slack": {"app": {"signing-secret": "8f742231b10e8888abcd99yyyzzz85a5"}}},
         {"slack": {"app": {"signing_secret": "8f742231b10e8888abcd99yyyzzz85a5"}}},
         {"slack": {"app": {"verificationToken": "abc"}}},
+        {"slack": {"signingSecret": "8f742231b10e8888abcd99yyyzzz85a5"}},
+        {"slack": {"verification_token": "abc"}},
         {"slack.app.signingSecret": "8f742231b10e8888abcd99yyyzzz85a5"},
         {"slack.app": {"token": "xoxb-123-456"}},
         {"SLACK": {"Token": "xoxb-123-456"}},
@@ -347,12 +363,15 @@ def test_rendering_fails_when_a_credential_is_put_in_echo_local(echo_local):
         render({"config": {"echoLocal": echo_local}})
 
 
-@pytest.mark.parametrize(
-    "reference", ["encrypted:k8s!n:reverb-slack!k:token", "${SLACK_BOT_TOKEN}", ""], ids=["kork", "placeholder", "empty"]
-)
-def test_references_to_credentials_are_allowed(reference):
+@pytest.mark.parametrize("reference", ["${SLACK_BOT_TOKEN}", ""], ids=["placeholder", "empty"])
+def test_placeholders_for_credentials_are_allowed(reference):
     document = echo_local(manifests({"config": {"echoLocal": {"slack": {"token": reference}}}}))
     assert document["slack"]["token"] == reference
+
+
+def test_kork_secret_references_are_refused_because_reverb_cannot_decrypt_them():
+    with pytest.raises(helm.HelmRenderError, match="kork-secrets reference"):
+        render({"config": {"echoLocal": {"slack": {"app": {"signingSecret": "encrypted:k8s!n:slack!k:secret"}}}}})
 
 
 def test_echo_local_cannot_be_combined_with_existing_config():
@@ -494,7 +513,9 @@ def test_docs_reference_every_value():
     schema = yaml.safe_load((CHART / "values.schema.json").read_text())
     defaults = yaml.safe_load((CHART / "values.yaml").read_text())
     reference = (REPO / "docs" / "helm.md").read_text()
-    missing = [".".join(p) for p in value_paths(defaults, schema) if f"`{'.'.join(p)}`" not in reference]
+    paths = value_paths(defaults, schema)
+    leaves = [p for p in paths if not any(q[: len(p)] == p and q != p for q in paths)]
+    missing = [".".join(p) for p in leaves if f"| `{'.'.join(p)}` |" not in reference]
     assert missing == []
 
 
@@ -504,9 +525,6 @@ def test_docs_reference_every_value():
 def test_monitoring_objects_have_their_required_fields():
     objects = manifests(load_values("monitoring.yaml"))
     service = find(objects, "Service")
-    pod_labels = find(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
-    port_names = {p["name"] for p in container(objects)["ports"]}
-
     service_monitor = find(objects, "ServiceMonitor")
     assert service_monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert service_monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
@@ -517,13 +535,6 @@ def test_monitoring_objects_have_their_required_fields():
     assert endpoint["path"] == "/metrics"
     assert endpoint["interval"] == "30s"
 
-    pod_monitor = find(objects, "PodMonitor")
-    assert pod_monitor["apiVersion"] == "monitoring.coreos.com/v1"
-    assert pod_monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
-    (pod_endpoint,) = pod_monitor["spec"]["podMetricsEndpoints"]
-    assert pod_endpoint["port"] in port_names
-    assert pod_endpoint["path"] == "/metrics"
-
     annotations = find(objects, "Deployment")["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == "8089"
@@ -531,6 +542,26 @@ def test_monitoring_objects_have_their_required_fields():
 
     assert find(objects, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
     assert pod_spec(objects)["serviceAccountName"] == "spin-echo"
+
+
+def test_pod_monitor_scrapes_the_named_port():
+    objects = manifests(load_values("podmonitor.yaml"))
+    assert "ServiceMonitor" not in kinds(objects)
+    pod_labels = find(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    pod_monitor = find(objects, "PodMonitor")
+    assert pod_monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert pod_monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert pod_monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    assert pod_monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    (endpoint,) = pod_monitor["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] in {p["name"] for p in container(objects)["ports"]}
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["interval"] == "15s"
+
+
+def test_service_and_pod_monitor_are_exclusive():
+    with pytest.raises(helm.HelmRenderError, match="not both"):
+        render({"metrics": {"serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True}}})
 
 
 def test_prometheus_rule_alerts_use_contract_metrics_only():

@@ -96,8 +96,9 @@ The echo-local.yml document: config.echoLocal plus reverb.echo.baseUrl for the
 
 {{/*
 Every leaf key of a map as a dotted path, lower-cased with `-` and `_`
-removed (Spring's relaxed binding), one per line, followed by `=set` when the
-value is a literal rather than a `${placeholder}` or an `encrypted:` reference.
+removed (Spring's relaxed binding), one per line, followed by what the value
+is: `=set` for a literal, `=encrypted` for a kork-secrets reference, `=ref`
+for a `${placeholder}` or an empty value.
 Input: dict "prefix" "" "map" <map>.
 */}}
 {{- define "reverb.flatKeys" -}}
@@ -108,8 +109,13 @@ Input: dict "prefix" "" "map" <map>.
 {{- include "reverb.flatKeys" (dict "prefix" (printf "%s." $path) "map" $value) }}
 {{- else }}
 {{- $text := toString $value }}
-{{- $literal := and (ne $text "") (not (hasPrefix "${" $text)) (not (hasPrefix "encrypted:" $text)) (not (kindIs "invalid" $value)) }}
-{{ $path }}={{ if $literal }}set{{ else }}ref{{ end }}
+{{- if or (kindIs "invalid" $value) (eq $text "") (hasPrefix "${" $text) }}
+{{ $path }}=ref
+{{- else if hasPrefix "encrypted" $text }}
+{{ $path }}=encrypted
+{{- else }}
+{{ $path }}=set
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -118,12 +124,17 @@ Input: dict "prefix" "" "map" <map>.
 Refuse combinations that cannot work, and credentials in a ConfigMap.
 */}}
 {{- define "reverb.validate" -}}
-{{- $secretKeys := list "slack.token" "slack.app.token" "slack.app.signingsecret" "slack.app.verificationtoken" }}
+{{- /* The credential keys Reverb reads, slack.app.* falling back to slack.*. */}}
+{{- $secretKeys := list "slack.token" "slack.app.token" "slack.signingsecret" "slack.app.signingsecret" "slack.verificationtoken" "slack.app.verificationtoken" }}
 {{- $flat := include "reverb.flatKeys" (dict "prefix" "" "map" (default (dict) .Values.config.echoLocal)) | splitList "\n" }}
 {{- range $line := $flat }}
 {{- $parts := splitList "=" $line }}
-{{- if and (eq (len $parts) 2) (has (index $parts 0) $secretKeys) (eq (index $parts 1) "set") }}
+{{- if and (eq (len $parts) 2) (has (index $parts 0) $secretKeys) }}
+{{- if eq (index $parts 1) "set" }}
 {{- fail (printf "config.echoLocal sets %s: Slack tokens and signing secrets must not be rendered into a ConfigMap. Put them in a Secret and set slack.existingSecret (keys slack.tokenKey, slack.signingSecretKey)." (index $parts 0)) }}
+{{- else if eq (index $parts 1) "encrypted" }}
+{{- fail (printf "config.echoLocal sets %s to a kork-secrets reference, which Reverb cannot decrypt. Put the value in a Secret and set slack.existingSecret." (index $parts 0)) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if and (include "reverb.usesExistingConfig" .) .Values.config.echoLocal }}
@@ -131,6 +142,9 @@ Refuse combinations that cannot work, and credentials in a ConfigMap.
 {{- end }}
 {{- if and .Values.pdb.enabled (eq (toString .Values.pdb.minAvailable) "<nil>") (eq (toString .Values.pdb.maxUnavailable) "<nil>") }}
 {{- fail "pdb.enabled needs pdb.minAvailable or pdb.maxUnavailable." }}
+{{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled .Values.metrics.podMonitor.enabled }}
+{{- fail "Enable metrics.serviceMonitor or metrics.podMonitor, not both: Prometheus would scrape Reverb twice and every sum would double." }}
 {{- end }}
 {{- if and .Values.echo.legacyService.create (eq .Values.echo.legacyService.name .Values.service.name) }}
 {{- fail "echo.legacyService.name must differ from service.name." }}

@@ -13,8 +13,8 @@ pub mod slack;
 
 pub use event::{Event, EventKind, Metadata, OrcaEventType};
 pub use notification::{
-    ButtonAction, ButtonFields, EchoResponse, InteractiveAction, InteractiveActionCallback, InteractiveActions,
-    Notification, NotificationSource, Severity,
+    ButtonAction, ButtonFields, EchoResponse, InteractiveAction, InteractiveActionCallback,
+    InteractiveActions, Notification, NotificationSource, Severity,
 };
 pub use orca::{Execution, Stage};
 pub use outbound::{DeliveryMethod, OutboundMessage, SlackClientKind};

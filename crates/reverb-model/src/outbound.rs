@@ -75,7 +75,11 @@ pub struct OutboundMessage {
 }
 
 impl OutboundMessage {
-    pub fn post(kind: impl Into<String>, address: impl Into<String>, message: SlackMessage) -> Self {
+    pub fn post(
+        kind: impl Into<String>,
+        address: impl Into<String>,
+        message: SlackMessage,
+    ) -> Self {
         Self {
             kind: kind.into(),
             address: address.into(),
@@ -123,7 +127,12 @@ impl OutboundMessage {
     pub fn lane(&self) -> String {
         match self.method {
             DeliveryMethod::ResponseUrl => "response_url".to_string(),
-            _ => self.address.trim_start_matches('#').to_lowercase(),
+            _ => Self::lane_of(&self.address),
         }
+    }
+
+    /// The lane of a channel address, for building keys before a message exists.
+    pub fn lane_of(address: &str) -> String {
+        address.trim_start_matches('#').to_lowercase()
     }
 }

@@ -26,7 +26,9 @@ pub(crate) fn bind(bind: Option<SocketAddr>) -> io::Result<TcpListener> {
 /// outlives a single request and never depends on an actix worker's runtime.
 pub(crate) fn current_runtime() -> io::Result<tokio::runtime::Handle> {
     tokio::runtime::Handle::try_current().map_err(|err| {
-        io::Error::other(format!("the sandbox fakes must be started inside a tokio runtime: {err}"))
+        io::Error::other(format!(
+            "the sandbox fakes must be started inside a tokio runtime: {err}"
+        ))
     })
 }
 
@@ -43,7 +45,11 @@ pub(crate) struct RunningServer {
 
 impl RunningServer {
     /// Serves the routes that `configure` registers on an already bound listener.
-    pub(crate) fn spawn<F>(listener: TcpListener, runtime: &tokio::runtime::Handle, configure: F) -> io::Result<Self>
+    pub(crate) fn spawn<F>(
+        listener: TcpListener,
+        runtime: &tokio::runtime::Handle,
+        configure: F,
+    ) -> io::Result<Self>
     where
         F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
     {
@@ -63,7 +69,11 @@ impl RunningServer {
         .run();
         let handle = server.handle();
         let task = runtime.spawn(server);
-        Ok(Self { addr, handle, task: Some(task) })
+        Ok(Self {
+            addr,
+            handle,
+            task: Some(task),
+        })
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {

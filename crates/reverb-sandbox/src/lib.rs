@@ -9,6 +9,7 @@
 //! This crate is a development and test tool; nothing in production depends on it.
 
 mod error;
+mod http_client;
 mod http_server;
 mod ids;
 pub mod orca;
@@ -19,12 +20,14 @@ mod wait;
 
 pub use error::SandboxError;
 pub use orca::{
-    FakeOrca, FakeOrcaConfig, Judgment, OrcaDelivery, OrcaPatch, OrcaState, SamplePipeline, start_fake_orca,
+    DeliveryKind, FakeOrca, FakeOrcaConfig, Judgment, OrcaDelivery, OrcaPatch, OrcaState,
+    SamplePipeline, start_fake_orca,
 };
 pub use recorder::{RecordedRequest, Recorder, start_recorder};
 pub use signing::{sign, slack_form_encode, slack_json};
 pub use slack::{
-    ClickRequest, FakeSlack, FakeSlackConfig, Failure, SignedInteraction, SlackAuth, SlackCall, SlackChannel,
-    SlackState, SlackStats, SlackStoredMessage, SlackUser, start_fake_slack,
+    ClickRequest, Failure, FakeSlack, FakeSlackConfig, MessageOrigin, SignedInteraction, SlackAuth,
+    SlackCall, SlackChannel, SlackState, SlackStats, SlackStoredMessage, SlackUser,
+    start_fake_slack,
 };
 pub use wait::eventually;

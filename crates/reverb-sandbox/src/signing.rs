@@ -26,7 +26,9 @@ pub fn slack_form_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len() * 3);
     for byte in value.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => out.push(char::from(byte)),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                out.push(char::from(byte))
+            }
             b' ' => out.push('+'),
             _ => {
                 out.push('%');
@@ -55,7 +57,11 @@ mod tests {
         let body = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
         assert_eq!(body.len(), 362);
         assert_eq!(
-            sign("8f742231b10e8888abcd99yyyzzz85a5", 1_531_420_618, body.as_bytes()),
+            sign(
+                "8f742231b10e8888abcd99yyyzzz85a5",
+                1_531_420_618,
+                body.as_bytes()
+            ),
             "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
         );
     }
@@ -71,14 +77,20 @@ mod tests {
     #[test]
     fn form_encoding_follows_slack_not_java() {
         assert_eq!(slack_form_encode("a*b c~d-e_f.g"), "a%2Ab+c%7Ed-e_f.g");
-        assert_eq!(slack_form_encode("{\"k\":\"v/é\"}"), "%7B%22k%22%3A%22v%2F%C3%A9%22%7D");
+        assert_eq!(
+            slack_form_encode("{\"k\":\"v/é\"}"),
+            "%7B%22k%22%3A%22v%2F%C3%A9%22%7D"
+        );
     }
 
     #[test]
     fn json_escapes_slashes_and_stays_parseable() {
         let value = serde_json::json!({"response_url": "https://hooks.slack.com/actions/T1/2/3"});
         let text = slack_json(&value);
-        assert!(text.contains(r"https:\/\/hooks.slack.com\/actions\/T1\/2\/3"), "{text}");
+        assert!(
+            text.contains(r"https:\/\/hooks.slack.com\/actions\/T1\/2\/3"),
+            "{text}"
+        );
         let back: Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(back, value);
     }

@@ -31,6 +31,12 @@ pub enum Command {
         #[command(subcommand)]
         action: outbox_cmd::OutboxAction,
     },
+    /// Print a Slack app manifest to paste into "Create an app → From a manifest".
+    SlackManifest {
+        /// The interactivity request URL: https://<your gate>/notifications/callbacks/slack
+        #[arg(long)]
+        url: String,
+    },
 }
 
 /// Exit codes: 0 success, 1 runtime failure, 2 configuration error.
@@ -47,6 +53,11 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Outbox { action } => outbox_cmd::run(&settings, action),
+        Command::SlackManifest { url } => {
+            let bot_name = settings.slack.bot_name.as_deref().unwrap_or("spinnaker");
+            print!("{}", reverb_callbacks::slack_app_manifest(&url, bot_name));
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -68,8 +79,14 @@ fn print_config(settings: &Settings) {
 }
 
 fn serve(settings: Settings) -> ExitCode {
-    telemetry::init(settings.reverb.log_format, settings.reverb.log_level.as_deref());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    telemetry::init(
+        settings.reverb.log_format,
+        settings.reverb.log_level.as_deref(),
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("reverb: cannot start the runtime: {e}");
@@ -87,23 +104,12 @@ fn serve(settings: Settings) -> ExitCode {
             tracing::error!(error = format!("{e:#}"), "reverb failed");
             eprintln!("reverb: {e:#}");
             if e.downcast_ref::<crate::startup::BuildError>()
-                .is_some_and(BuildErrorExt::is_configuration)
+                .is_some_and(crate::startup::BuildError::is_configuration)
             {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
             }
         }
-    }
-}
-
-/// Start-up failures that an operator fixes in configuration exit with 2, like config errors.
-trait BuildErrorExt {
-    fn is_configuration(&self) -> bool;
-}
-
-impl BuildErrorExt for crate::startup::BuildError {
-    fn is_configuration(&self) -> bool {
-        matches!(self, crate::startup::BuildError::Bind { .. })
     }
 }

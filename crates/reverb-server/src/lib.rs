@@ -4,6 +4,7 @@
 pub mod cli;
 mod http;
 mod outbox_cmd;
+mod rendering;
 mod routes;
 mod startup;
 mod state;

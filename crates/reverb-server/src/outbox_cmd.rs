@@ -72,7 +72,10 @@ fn list(store: &SqliteStore, now: i64, json: bool) -> Result<(), reverb_store::S
         println!("{}", serde_json::Value::Array(rows));
         return Ok(());
     }
-    println!("{:>8}  {:<8} {:<18} {:<24} {:>8} {:>8}  LAST ERROR", "ID", "STATE", "KIND", "CHANNEL", "ATTEMPTS", "AGE(s)");
+    println!(
+        "{:>8}  {:<8} {:<18} {:<24} {:>8} {:>8}  LAST ERROR",
+        "ID", "STATE", "KIND", "CHANNEL", "ATTEMPTS", "AGE(s)"
+    );
     for (state, messages) in [("pending", &pending), ("dead", &dead)] {
         for m in messages {
             println!(

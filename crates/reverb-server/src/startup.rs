@@ -10,11 +10,14 @@ use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use prometheus::Registry;
+use reverb_callbacks::{CallbackSettings, ClickHandler, IdentityFallback};
 use reverb_config::Settings;
+use reverb_notify::NotifyContext;
 use reverb_slack::{
     DeliveryEngine, DeliveryMetrics, DeliverySettings, SlackClient, SlackClientConfig, SlackClients,
 };
 use reverb_store::{SqliteStore, Store, StoreError};
+use reverb_templates::{MessageStyle, TemplateEngine, TemplateError, TemplateOptions};
 use tracing_actix_web::TracingLogger;
 
 use crate::http::errors::{ApiError, jsonify_errors};
@@ -38,6 +41,15 @@ pub enum BuildError {
     Delivery(#[from] reverb_slack::EnqueueError),
     #[error("HTTP client: {0}")]
     HttpClient(String),
+    #[error("templates: {0}")]
+    Templates(#[from] TemplateError),
+}
+
+impl BuildError {
+    /// Failures an operator fixes in configuration (exit code 2).
+    pub fn is_configuration(&self) -> bool {
+        matches!(self, Self::Bind { .. } | Self::Templates(_))
+    }
 }
 
 /// A built, bound, not yet running Reverb.
@@ -52,9 +64,15 @@ pub struct Application {
 fn cors_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-        .add((header::ACCESS_CONTROL_ALLOW_METHODS, "POST, GET, OPTIONS, DELETE"))
+        .add((
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            "POST, GET, OPTIONS, DELETE",
+        ))
         .add((header::ACCESS_CONTROL_MAX_AGE, "3600"))
-        .add((header::ACCESS_CONTROL_ALLOW_HEADERS, "x-requested-with,Content-Type"))
+        .add((
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "x-requested-with,Content-Type",
+        ))
 }
 
 /// The HTTP client every outbound call shares, on rustls with the ring provider.
@@ -110,20 +128,57 @@ fn delivery_settings(settings: &Settings) -> DeliverySettings {
     }
 }
 
+fn notify_context(settings: &Settings) -> NotifyContext {
+    NotifyContext {
+        spinnaker_base_url: settings.spinnaker_base_url.clone(),
+        legacy_compact: settings.slack.legacy.send_compact_messages,
+        app_compact: settings.slack.app.send_compact_messages,
+        legacy_link_names: settings.slack.legacy.expand_user_names,
+        app_link_names: settings.slack.app.expand_user_names,
+        interactive_judgments: settings.interactive_judgments(),
+        threads: settings.reverb.threads,
+    }
+}
+
+fn load_templates(settings: &Settings) -> Result<TemplateEngine, TemplateError> {
+    TemplateEngine::load(TemplateOptions {
+        override_dir: settings.reverb.templates_dir.clone(),
+        style: match settings.reverb.message_style {
+            reverb_config::MessageStyle::Blocks => MessageStyle::Blocks,
+            reverb_config::MessageStyle::Attachments => MessageStyle::Attachments,
+        },
+    })
+}
+
+fn callback_settings(settings: &Arc<Settings>) -> CallbackSettings {
+    let mut c = CallbackSettings::new(&settings.orca_base_url, &settings.spinnaker_base_url);
+    c.identity_fallback = match settings.reverb.judgments.identity_fallback {
+        reverb_config::IdentityFallback::Username => IdentityFallback::SlackUsername,
+        reverb_config::IdentityFallback::None => IdentityFallback::None,
+    };
+    let lookup = settings.clone();
+    c.service_base_url = Arc::new(move |service| lookup.service_base_url(service));
+    c
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, BuildError> {
         let settings = Arc::new(settings);
+        // Template overrides are checked before anything else starts: a broken one is a
+        // start-up error naming the file and line, never a failure at send time.
+        let templates = Arc::new(load_templates(&settings)?);
         let store = Arc::new(SqliteStore::open(&settings.reverb.store_path)?);
         let registry = Registry::new();
         let http_metrics = HttpMetrics::register(&registry)?;
         let delivery_metrics = DeliveryMetrics::register(&registry)?;
         let http = http_client(Duration::from_secs(30))?;
 
+        let clients = slack_clients(&settings, &http);
         let delivery = if settings.slack.enabled {
             Some(
                 DeliveryEngine::start(
                     store.clone() as Arc<dyn Store>,
-                    slack_clients(&settings, &http),
+                    clients.clone(),
                     delivery_settings(&settings),
                     delivery_metrics,
                 )
@@ -133,11 +188,36 @@ impl Application {
             tracing::info!("slack.enabled is not true: Reverb sends nothing to Slack (as Echo)");
             None
         };
+        let clicks = match (
+            &delivery,
+            &settings.slack.signing_secret,
+            clients.app.or(clients.legacy),
+        ) {
+            (Some(engine), Some(_), Some(app_client)) => Some(Arc::new(ClickHandler::new(
+                store.clone() as Arc<dyn Store>,
+                engine.clone(),
+                app_client,
+                http.clone(),
+                callback_settings(&settings),
+                crate::rendering::judgment_renderer(templates.clone()),
+                &registry,
+            )?)),
+            (Some(_), None, _) => {
+                tracing::warn!(
+                    "no Slack signing secret (slack.app.signingSecret): callbacks are refused and manual judgments get no buttons"
+                );
+                None
+            }
+            _ => None,
+        };
 
         let state = web::Data::new(AppState {
+            notify: notify_context(&settings),
             settings: settings.clone(),
             store: store.clone(),
             delivery: delivery.clone(),
+            templates,
+            clicks,
             registry,
         });
         let http_metrics = web::Data::new(http_metrics);
@@ -149,7 +229,10 @@ impl Application {
         })?;
         let port = listener
             .local_addr()
-            .map_err(|source| BuildError::Bind { address: address.clone(), source })?
+            .map_err(|source| BuildError::Bind {
+                address: address.clone(),
+                source,
+            })?
             .port();
 
         let server = HttpServer::new(move || {
@@ -163,14 +246,26 @@ impl Application {
                 .route("/health", web::get().to(routes::health::health))
                 .route("/health", web::head().to(routes::health::health_head))
                 .route("/metrics", web::get().to(routes::metrics::metrics))
+                .route("/", web::post().to(routes::events::receive_event))
+                .route(
+                    "/notifications",
+                    web::post().to(routes::notifications::create_notification),
+                )
                 .route(
                     "/notifications/metadata",
                     web::get().to(routes::metadata::metadata),
                 )
+                .route(
+                    "/notifications/callbacks/{source}",
+                    web::post().to(routes::callbacks::slack_callback),
+                )
                 .default_service(web::to(fallback))
         })
         .listen(listener)
-        .map_err(|source| BuildError::Bind { address: address.clone(), source })?
+        .map_err(|source| BuildError::Bind {
+            address: address.clone(),
+            source,
+        })?
         .shutdown_timeout(30)
         .run();
 

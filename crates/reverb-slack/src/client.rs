@@ -79,7 +79,10 @@ impl SlackClient {
     }
 
     fn api_url(&self, method: &str) -> String {
-        format!("{}/api/{method}", self.config.base_url.trim_end_matches('/'))
+        format!(
+            "{}/api/{method}",
+            self.config.base_url.trim_end_matches('/')
+        )
     }
 
     fn bearer(&self) -> Option<String> {
@@ -87,7 +90,11 @@ impl SlackClient {
     }
 
     /// POST a JSON body to a Web API method and open the envelope.
-    async fn call_json(&self, method: &'static str, body: &Value) -> Result<serde_json::Map<String, Value>, SlackError> {
+    async fn call_json(
+        &self,
+        method: &'static str,
+        body: &Value,
+    ) -> Result<serde_json::Map<String, Value>, SlackError> {
         let mut req = self
             .http
             .post(self.api_url(method))
@@ -101,7 +108,11 @@ impl SlackClient {
     }
 
     /// GET a read method with query arguments (read methods take no JSON body).
-    async fn call_get(&self, method: &'static str, query: &[(&str, &str)]) -> Result<serde_json::Map<String, Value>, SlackError> {
+    async fn call_get(
+        &self,
+        method: &'static str,
+        query: &[(&str, &str)],
+    ) -> Result<serde_json::Map<String, Value>, SlackError> {
         let mut url = reqwest::Url::parse(&self.api_url(method)).map_err(|_| SlackError {
             method,
             code: "invalid_base_url".into(),
@@ -125,7 +136,10 @@ impl SlackClient {
         let resp = sent.map_err(|e| SlackError::transport(method, &e))?;
         let status = resp.status().as_u16();
         let retry_after = retry_after(&resp);
-        let text = resp.text().await.map_err(|e| SlackError::transport(method, &e))?;
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| SlackError::transport(method, &e))?;
         if status != 200 {
             return Err(SlackError::http(method, status, retry_after, &text));
         }
@@ -172,7 +186,11 @@ impl SlackClient {
     async fn post_webhook(&self, channel: &str, message: &SlackMessage) -> Result<(), SlackError> {
         const METHOD: &str = "webhook";
         let token = self.config.token.as_deref().unwrap_or_default();
-        let url = format!("{}/{}", self.config.base_url.trim_end_matches('/'), token.trim_start_matches('/'));
+        let url = format!(
+            "{}/{}",
+            self.config.base_url.trim_end_matches('/'),
+            token.trim_start_matches('/')
+        );
         let mut body = message_body(message);
         body["channel"] = json!(channel);
         let resp = self
@@ -195,7 +213,12 @@ impl SlackClient {
     }
 
     /// `chat.update` of a message this app posted (`channel` must be the channel ID).
-    pub async fn update_message(&self, channel_id: &str, ts: &str, message: &SlackMessage) -> Result<PostedMessage, SlackError> {
+    pub async fn update_message(
+        &self,
+        channel_id: &str,
+        ts: &str,
+        message: &SlackMessage,
+    ) -> Result<PostedMessage, SlackError> {
         let mut body = message_body(message);
         body["channel"] = json!(channel_id);
         body["ts"] = json!(ts);
@@ -211,26 +234,40 @@ impl SlackClient {
     }
 
     /// `chat.postEphemeral`: only `user` sees it.
-    pub async fn post_ephemeral(&self, channel: &str, user: &str, message: &SlackMessage) -> Result<(), SlackError> {
+    pub async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        message: &SlackMessage,
+    ) -> Result<(), SlackError> {
         let mut body = message_body(message);
         body["channel"] = json!(channel);
         body["user"] = json!(user);
-        self.call_json("chat.postEphemeral", &body).await.map(|_| ())
+        self.call_json("chat.postEphemeral", &body)
+            .await
+            .map(|_| ())
     }
 
     pub async fn users_info(&self, user_id: &str) -> Result<SlackUser, SlackError> {
         let answer = self.call_get("users.info", &[("user", user_id)]).await?;
-        Ok(parse_user(answer.get("user").unwrap_or(&Value::Null), user_id))
+        Ok(parse_user(
+            answer.get("user").unwrap_or(&Value::Null),
+            user_id,
+        ))
     }
 
     pub async fn lookup_by_email(&self, email: &str) -> Result<SlackUser, SlackError> {
-        let answer = self.call_get("users.lookupByEmail", &[("email", email)]).await?;
+        let answer = self
+            .call_get("users.lookupByEmail", &[("email", email)])
+            .await?;
         Ok(parse_user(answer.get("user").unwrap_or(&Value::Null), ""))
     }
 
     /// `conversations.info`: the channel object, to validate a configured channel.
     pub async fn conversation_info(&self, channel_id: &str) -> Result<Value, SlackError> {
-        let answer = self.call_get("conversations.info", &[("channel", channel_id)]).await?;
+        let answer = self
+            .call_get("conversations.info", &[("channel", channel_id)])
+            .await?;
         Ok(answer.get("channel").cloned().unwrap_or(Value::Null))
     }
 
@@ -292,13 +329,20 @@ fn posted(answer: &serde_json::Map<String, Value>, fallback_channel: &str) -> Po
 }
 
 fn parse_user(user: &Value, fallback_id: &str) -> SlackUser {
-    let s = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+    let s = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     SlackUser {
         id: s(user.get("id")).unwrap_or_else(|| fallback_id.to_string()),
         name: s(user.get("name")),
         real_name: s(user.get("real_name")).or_else(|| s(user.pointer("/profile/real_name"))),
         email: s(user.pointer("/profile/email")),
-        deleted: user.get("deleted").and_then(Value::as_bool).unwrap_or(false),
+        deleted: user
+            .get("deleted")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     }
 }
 

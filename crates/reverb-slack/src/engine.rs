@@ -150,7 +150,12 @@ impl DeliveryEngine {
         let mut shutdown = self.inner.shutdown_tx.subscribe();
         tokio::spawn(async move {
             while engine.sleep(Duration::from_secs(2), &mut shutdown).await {
-                let after = engine.inner.lanes.lock().unwrap_or_else(|p| p.into_inner()).highest_id;
+                let after = engine
+                    .inner
+                    .lanes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .highest_id;
                 if let Ok(Ok(found)) = engine.blocking(move |s| s.pending_after(after)).await {
                     engine.dispatch(found);
                 }
@@ -170,7 +175,11 @@ impl DeliveryEngine {
         let now = now_ms();
         let stored = self.blocking(move |s| s.enqueue(&messages, now)).await??;
         for m in &stored {
-            self.inner.metrics.accepted.with_label_values(&[&m.message.kind]).inc();
+            self.inner
+                .metrics
+                .accepted
+                .with_label_values(&[&m.message.kind])
+                .inc();
         }
         let ids = stored.iter().map(|m| m.id).collect();
         self.dispatch(stored);
@@ -205,7 +214,10 @@ impl DeliveryEngine {
             if self.inner.running_lanes.load(Ordering::SeqCst) == 0 {
                 break;
             }
-            if tokio::time::timeout_at(deadline.into(), idle).await.is_err() {
+            if tokio::time::timeout_at(deadline.into(), idle)
+                .await
+                .is_err()
+            {
                 tracing::warn!("delivery still in flight at shutdown; it resumes on next start");
                 break;
             }
@@ -254,7 +266,12 @@ impl DeliveryEngine {
         let mut shutdown = self.inner.shutdown_tx.subscribe();
         loop {
             if self.inner.stopping.load(Ordering::SeqCst) {
-                self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner()).running.remove(&lane);
+                self.inner
+                    .lanes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .running
+                    .remove(&lane);
                 break;
             }
             let head = {
@@ -269,7 +286,11 @@ impl DeliveryEngine {
                 }
             };
             let wait_ms = head.next_attempt_ms - now_ms();
-            if wait_ms > 0 && !self.sleep(Duration::from_millis(wait_ms as u64), &mut shutdown).await {
+            if wait_ms > 0
+                && !self
+                    .sleep(Duration::from_millis(wait_ms as u64), &mut shutdown)
+                    .await
+            {
                 break;
             }
             let span = tracing::info_span!(
@@ -279,7 +300,10 @@ impl DeliveryEngine {
                 method = head.message.method.as_str(),
                 attempt = head.attempts + 1
             );
-            let attempt = self.attempt(&lane, &head, &mut shutdown).instrument(span.clone()).await;
+            let attempt = self
+                .attempt(&lane, &head, &mut shutdown)
+                .instrument(span.clone())
+                .await;
             let Some(attempt) = attempt else { break };
             let keep_head = self.settle(&head, attempt).instrument(span).await;
             let mut lanes = self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner());
@@ -333,7 +357,10 @@ impl DeliveryEngine {
             }
             Attempt::Skipped(why) => {
                 tracing::debug!(why, "nothing to deliver");
-                log_store_failure(self.blocking(move |s| s.complete(id, None, now)).await, "complete");
+                log_store_failure(
+                    self.blocking(move |s| s.complete(id, None, now)).await,
+                    "complete",
+                );
                 None
             }
             Attempt::Failed(err) => {
@@ -354,7 +381,8 @@ impl DeliveryEngine {
                     );
                     m.dead_lettered.with_label_values(&[&kind]).inc();
                     log_store_failure(
-                        self.blocking(move |s| s.dead_letter(id, &reason, now)).await,
+                        self.blocking(move |s| s.dead_letter(id, &reason, now))
+                            .await,
                         "dead_letter",
                     );
                     return None;
@@ -369,7 +397,8 @@ impl DeliveryEngine {
                 m.retried.with_label_values(&[&kind]).inc();
                 let text = err.to_string();
                 log_store_failure(
-                    self.blocking(move |s| s.schedule_retry(id, attempts, next, &text)).await,
+                    self.blocking(move |s| s.schedule_retry(id, attempts, next, &text))
+                        .await,
                     "schedule_retry",
                 );
                 Some(StoredMessage {
@@ -385,9 +414,10 @@ impl DeliveryEngine {
     /// Exponential backoff with ±20% jitter, capped.
     fn backoff(&self, attempts: u32) -> Duration {
         let s = &self.inner.settings;
-        let exp = s
-            .initial_backoff
-            .saturating_mul(1u32.checked_shl(attempts.saturating_sub(1).min(20)).unwrap_or(u32::MAX));
+        let exp = s.initial_backoff.saturating_mul(
+            1u32.checked_shl(attempts.saturating_sub(1).min(20))
+                .unwrap_or(u32::MAX),
+        );
         let capped = exp.min(s.max_backoff);
         capped.mul_f64(0.8 + 0.4 * unit_random())
     }
@@ -433,7 +463,10 @@ impl DeliveryEngine {
                             return None;
                         }
                         let result = self
-                            .call("chat.update", client.update_message(&r.channel_id, &r.ts, &msg.message))
+                            .call(
+                                "chat.update",
+                                client.update_message(&r.channel_id, &r.ts, &msg.message),
+                            )
                             .await;
                         match result {
                             Ok(_) => Attempt::Delivered(None),
@@ -450,7 +483,10 @@ impl DeliveryEngine {
                 }
                 let user = msg.ephemeral_user.clone().unwrap_or_default();
                 match self
-                    .call("chat.postEphemeral", client.post_ephemeral(&msg.address, &user, &msg.message))
+                    .call(
+                        "chat.postEphemeral",
+                        client.post_ephemeral(&msg.address, &user, &msg.message),
+                    )
                     .await
                 {
                     Ok(()) => Attempt::Delivered(None),
@@ -461,7 +497,10 @@ impl DeliveryEngine {
                 let url = rebase_response_url(&self.inner.settings.response_url_base, &msg.address);
                 let mut body = serde_json::to_value(&msg.message).unwrap_or_else(|_| json!({}));
                 body["replace_original"] = json!(true);
-                match self.call("response_url", client.post_response_url(&url, &body)).await {
+                match self
+                    .call("response_url", client.post_response_url(&url, &body))
+                    .await
+                {
                     Ok(()) => Attempt::Delivered(None),
                     Err(e) => Attempt::Failed(e),
                 }
@@ -490,13 +529,24 @@ impl DeliveryEngine {
         if !self.pace_lane(lane, shutdown).await {
             return None;
         }
-        let method = if client.is_webhook() { "webhook" } else { "chat.postMessage" };
+        let method = if client.is_webhook() {
+            "webhook"
+        } else {
+            "chat.postMessage"
+        };
         let result = self
-            .call(method, client.post_message(&channel, &msg.message, thread_ts.as_deref()))
+            .call(
+                method,
+                client.post_message(&channel, &msg.message, thread_ts.as_deref()),
+            )
             .await;
         let answered = Instant::now();
         {
-            let mut buckets = self.inner.channel_buckets.lock().unwrap_or_else(|p| p.into_inner());
+            let mut buckets = self
+                .inner
+                .channel_buckets
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             let bucket = buckets
                 .entry(lane.to_string())
                 .or_insert_with(|| self.new_channel_bucket());
@@ -532,7 +582,11 @@ impl DeliveryEngine {
     async fn pace_lane(&self, lane: &str, shutdown: &mut watch::Receiver<bool>) -> bool {
         loop {
             let wait = {
-                let mut buckets = self.inner.channel_buckets.lock().unwrap_or_else(|p| p.into_inner());
+                let mut buckets = self
+                    .inner
+                    .channel_buckets
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
                 buckets
                     .entry(lane.to_string())
                     .or_insert_with(|| self.new_channel_bucket())
@@ -548,14 +602,22 @@ impl DeliveryEngine {
     }
 
     /// Workspace-wide pacing of the tiered methods (Tier 3: ~50/min, Tier 4: ~100/min).
-    async fn pace_method(&self, method: &'static str, shutdown: &mut watch::Receiver<bool>) -> bool {
+    async fn pace_method(
+        &self,
+        method: &'static str,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
         let (rate, burst) = match method {
             "chat.update" => (50.0 / 60.0, 10),
             _ => (100.0 / 60.0, 20),
         };
         loop {
             let wait = {
-                let mut buckets = self.inner.method_buckets.lock().unwrap_or_else(|p| p.into_inner());
+                let mut buckets = self
+                    .inner
+                    .method_buckets
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
                 let bucket = buckets
                     .entry(method)
                     .or_insert_with(|| TokenBucket::new(rate, burst, Instant::now()));
@@ -603,7 +665,11 @@ impl DeliveryEngine {
     }
 
     /// Spinnaker users write e-mail addresses too: those become the user's DM.
-    async fn resolve_address(&self, client: &SlackClient, address: &str) -> Result<String, SlackError> {
+    async fn resolve_address(
+        &self,
+        client: &SlackClient,
+        address: &str,
+    ) -> Result<String, SlackError> {
         let address = address.trim();
         if !address.contains('@') || client.is_webhook() {
             return Ok(address.to_string());
@@ -618,7 +684,9 @@ impl DeliveryEngine {
         {
             return Ok(id.clone());
         }
-        let user = self.call("users.lookupByEmail", client.lookup_by_email(address)).await?;
+        let user = self
+            .call("users.lookupByEmail", client.lookup_by_email(address))
+            .await?;
         self.inner
             .user_ids_by_email
             .lock()

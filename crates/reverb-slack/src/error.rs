@@ -61,7 +61,12 @@ impl SlackError {
         }
     }
 
-    pub(crate) fn http(method: &'static str, status: u16, retry_after: Option<Duration>, body: &str) -> Self {
+    pub(crate) fn http(
+        method: &'static str,
+        status: u16,
+        retry_after: Option<Duration>,
+        body: &str,
+    ) -> Self {
         let class = match status {
             429 => ErrorClass::RateLimited {
                 retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
@@ -71,7 +76,9 @@ impl SlackError {
         };
         let code = match status {
             429 => "ratelimited".to_string(),
-            _ if !body.trim().is_empty() && body.len() < 100 && !body.contains('<') => body.trim().to_string(),
+            _ if !body.trim().is_empty() && body.len() < 100 && !body.contains('<') => {
+                body.trim().to_string()
+            }
             _ => format!("http_{status}"),
         };
         Self {
@@ -90,8 +97,13 @@ pub fn classify_code(code: &str) -> ErrorClass {
         "ratelimited" | "rate_limited" => ErrorClass::RateLimited {
             retry_after: Duration::from_secs(1),
         },
-        "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout"
-        | "team_added_to_org" | "org_login_required" | "update_failed" => ErrorClass::Retryable,
+        "internal_error"
+        | "fatal_error"
+        | "service_unavailable"
+        | "request_timeout"
+        | "team_added_to_org"
+        | "org_login_required"
+        | "update_failed" => ErrorClass::Retryable,
         _ => ErrorClass::Permanent,
     }
 }
@@ -102,7 +114,12 @@ mod tests {
 
     #[test]
     fn classifies_slack_codes() {
-        for code in ["internal_error", "fatal_error", "service_unavailable", "request_timeout"] {
+        for code in [
+            "internal_error",
+            "fatal_error",
+            "service_unavailable",
+            "request_timeout",
+        ] {
             assert_eq!(classify_code(code), ErrorClass::Retryable, "{code}");
         }
         for code in [
@@ -116,7 +133,10 @@ mod tests {
         ] {
             assert_eq!(classify_code(code), ErrorClass::Permanent, "{code}");
         }
-        assert!(matches!(classify_code("ratelimited"), ErrorClass::RateLimited { .. }));
+        assert!(matches!(
+            classify_code("ratelimited"),
+            ErrorClass::RateLimited { .. }
+        ));
     }
 
     #[test]
@@ -128,7 +148,10 @@ mod tests {
                 retry_after: Duration::from_secs(7)
             }
         );
-        assert_eq!(SlackError::http("m", 503, None, "").class, ErrorClass::Retryable);
+        assert_eq!(
+            SlackError::http("m", 503, None, "").class,
+            ErrorClass::Retryable
+        );
         let gone = SlackError::http("webhook", 404, None, "channel_not_found");
         assert_eq!(gone.class, ErrorClass::Permanent);
         assert_eq!(gone.code, "channel_not_found");

@@ -18,11 +18,12 @@ pub struct DeliveryMetrics {
 
 impl DeliveryMetrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let counter = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
-            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(c.clone()))?;
-            Ok(c)
-        };
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
+                let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+                registry.register(Box::new(c.clone()))?;
+                Ok(c)
+            };
         let gauge = |name: &str, help: &str| -> Result<IntGauge, prometheus::Error> {
             let g = IntGauge::new(name, help)?;
             registry.register(Box::new(g.clone()))?;
@@ -33,7 +34,9 @@ impl DeliveryMetrics {
                 "reverb_slack_api_call_duration_seconds",
                 "Latency of Slack Web API calls.",
             )
-            .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
             &["method"],
         )?;
         registry.register(Box::new(api_latency.clone()))?;
@@ -77,7 +80,10 @@ impl DeliveryMetrics {
                 "reverb_outbox_oldest_pending_age_seconds",
                 "Age of the oldest message waiting in the outbox.",
             )?,
-            dead_letters: gauge("reverb_outbox_dead_letters", "Dead letters kept in the outbox.")?,
+            dead_letters: gauge(
+                "reverb_outbox_dead_letters",
+                "Dead letters kept in the outbox.",
+            )?,
         })
     }
 }

@@ -5,11 +5,11 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::Store;
 use crate::migrations::MIGRATIONS;
 use crate::types::{
     ForwardedRequest, JudgmentClaim, MessageRef, OutboxStats, StoreError, StoredMessage,
 };
-use crate::Store;
 use reverb_model::OutboundMessage;
 
 /// A SQLite-backed store. `synchronous=NORMAL` in WAL mode keeps every committed row through a
@@ -50,7 +50,10 @@ impl SqliteStore {
         })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         // A poisoned lock only means another thread panicked mid-call; SQLite's own transaction
         // rolled back, so the connection is still consistent.
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
@@ -113,7 +116,9 @@ fn now_ms() -> i64 {
 
 const MESSAGE_COLUMNS: &str = "id, body, created_ms, attempts, next_attempt_ms, last_error";
 
-fn read_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, i64, u32, i64, Option<String>)> {
+fn read_message(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(i64, String, i64, u32, i64, Option<String>)> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -125,7 +130,14 @@ fn read_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, i64, 
 }
 
 fn decode(
-    (id, body, created_ms, attempts, next_attempt_ms, last_error): (i64, String, i64, u32, i64, Option<String>),
+    (id, body, created_ms, attempts, next_attempt_ms, last_error): (
+        i64,
+        String,
+        i64,
+        u32,
+        i64,
+        Option<String>,
+    ),
 ) -> Result<StoredMessage, StoreError> {
     let message: OutboundMessage =
         serde_json::from_str(&body).map_err(|source| StoreError::Corrupt { id, source })?;
@@ -254,7 +266,9 @@ impl Store for SqliteStore {
             // among pending messages stays "by id".
             let row = tx
                 .query_row(
-                    &format!("SELECT {MESSAGE_COLUMNS} FROM outbox WHERE id = ?1 AND state = 'dead'"),
+                    &format!(
+                        "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE id = ?1 AND state = 'dead'"
+                    ),
                     [id],
                     read_message,
                 )
@@ -284,7 +298,9 @@ impl Store for SqliteStore {
     }
 
     fn drop_dead_letter(&self, id: i64) -> Result<bool, StoreError> {
-        self.with(|c| Ok(c.execute("DELETE FROM outbox WHERE id = ?1 AND state = 'dead'", [id])? > 0))
+        self.with(|c| {
+            Ok(c.execute("DELETE FROM outbox WHERE id = ?1 AND state = 'dead'", [id])? > 0)
+        })
     }
 
     fn stats(&self, now_ms: i64) -> Result<OutboxStats, StoreError> {
@@ -294,8 +310,11 @@ impl Store for SqliteStore {
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let dead: i64 =
-                c.query_row("SELECT COUNT(*) FROM outbox WHERE state = 'dead'", [], |r| r.get(0))?;
+            let dead: i64 = c.query_row(
+                "SELECT COUNT(*) FROM outbox WHERE state = 'dead'",
+                [],
+                |r| r.get(0),
+            )?;
             Ok(OutboxStats {
                 pending: pending.max(0) as u64,
                 dead: dead.max(0) as u64,
@@ -511,20 +530,28 @@ mod tests {
         {
             let store = SqliteStore::open(&path).unwrap();
             let stored = store
-                .enqueue(&[msg("#a", "one"), msg("#b", "two"), msg("#a", "three")], 1000)
+                .enqueue(
+                    &[msg("#a", "one"), msg("#b", "two"), msg("#a", "three")],
+                    1000,
+                )
                 .unwrap();
             assert_eq!(stored.len(), 3);
             assert!(stored[0].id < stored[1].id && stored[1].id < stored[2].id);
         }
         let store = SqliteStore::open(&path).unwrap();
         let pending = store.pending().unwrap();
-        let texts: Vec<_> = pending.iter().map(|m| m.message.message.text.as_str()).collect();
+        let texts: Vec<_> = pending
+            .iter()
+            .map(|m| m.message.message.text.as_str())
+            .collect();
         assert_eq!(texts, ["one", "two", "three"]);
         let r = MessageRef {
             channel_id: "C1".into(),
             ts: "1.000001".into(),
         };
-        store.complete(pending[0].id, Some(("k1", &r)), 2000).unwrap();
+        store
+            .complete(pending[0].id, Some(("k1", &r)), 2000)
+            .unwrap();
         assert_eq!(store.pending().unwrap().len(), 2);
         assert_eq!(store.message_ref("k1").unwrap(), Some(r));
         assert_eq!(store.schema_version().unwrap(), 2);
@@ -563,7 +590,10 @@ mod tests {
         let store = SqliteStore::in_memory().unwrap();
         store.enqueue(&[msg("#a", "x")], 1_000).unwrap();
         store.enqueue(&[msg("#a", "y")], 4_000).unwrap();
-        assert_eq!(store.stats(10_000).unwrap().oldest_pending_age_ms, Some(9_000));
+        assert_eq!(
+            store.stats(10_000).unwrap().oldest_pending_age_ms,
+            Some(9_000)
+        );
     }
 
     #[test]
@@ -585,23 +615,44 @@ mod tests {
     #[test]
     fn judgment_claims_are_exclusive() {
         let store = SqliteStore::in_memory().unwrap();
-        assert_eq!(store.claim_judgment("j", "a", 0, 60_000).unwrap(), JudgmentClaim::Granted);
+        assert_eq!(
+            store.claim_judgment("j", "a", 0, 60_000).unwrap(),
+            JudgmentClaim::Granted
+        );
         assert_eq!(
             store.claim_judgment("j", "b", 10, 60_000).unwrap(),
-            JudgmentClaim::InProgress { claimant: "a".into() }
+            JudgmentClaim::InProgress {
+                claimant: "a".into()
+            }
         );
         // A crashed claimant's claim goes stale and can be taken over.
-        assert_eq!(store.claim_judgment("j", "b", 70_000, 60_000).unwrap(), JudgmentClaim::Granted);
-        store.finish_judgment("j", "continue by b", true, 70_001).unwrap();
+        assert_eq!(
+            store.claim_judgment("j", "b", 70_000, 60_000).unwrap(),
+            JudgmentClaim::Granted
+        );
+        store
+            .finish_judgment("j", "continue by b", true, 70_001)
+            .unwrap();
         assert_eq!(
             store.claim_judgment("j", "c", 80_000, 60_000).unwrap(),
-            JudgmentClaim::Decided { outcome: "continue by b".into() }
+            JudgmentClaim::Decided {
+                outcome: "continue by b".into()
+            }
         );
-        assert_eq!(store.judgment_outcome("j").unwrap().as_deref(), Some("continue by b"));
+        assert_eq!(
+            store.judgment_outcome("j").unwrap().as_deref(),
+            Some("continue by b")
+        );
         // A released claim (Orca unreachable) can be claimed again.
-        assert_eq!(store.claim_judgment("k", "a", 0, 60_000).unwrap(), JudgmentClaim::Granted);
+        assert_eq!(
+            store.claim_judgment("k", "a", 0, 60_000).unwrap(),
+            JudgmentClaim::Granted
+        );
         store.finish_judgment("k", "", false, 1).unwrap();
-        assert_eq!(store.claim_judgment("k", "b", 2, 60_000).unwrap(), JudgmentClaim::Granted);
+        assert_eq!(
+            store.claim_judgment("k", "b", 2, 60_000).unwrap(),
+            JudgmentClaim::Granted
+        );
     }
 
     #[test]
@@ -628,7 +679,8 @@ mod tests {
         let path = dir.path().join("r.db");
         drop(SqliteStore::open(&path).unwrap());
         let conn = Connection::open(&path).unwrap();
-        conn.execute("INSERT INTO schema_migrations VALUES (999, 0)", []).unwrap();
+        conn.execute("INSERT INTO schema_migrations VALUES (999, 0)", [])
+            .unwrap();
         drop(conn);
         assert!(matches!(
             SqliteStore::open(&path),

@@ -35,7 +35,12 @@ pub struct ClickRequest {
 }
 
 impl ClickRequest {
-    pub fn new(channel: impl Into<String>, ts: impl Into<String>, action: impl Into<String>, user: impl Into<String>) -> Self {
+    pub fn new(
+        channel: impl Into<String>,
+        ts: impl Into<String>,
+        action: impl Into<String>,
+        user: impl Into<String>,
+    ) -> Self {
         Self {
             channel: channel.into(),
             ts: ts.into(),
@@ -84,8 +89,15 @@ pub struct SignedInteraction {
 
 /// The element a click lands on.
 enum Target {
-    Block { block_id: String, element: Value },
-    Attachment { index: usize, callback_id: Value, action: Value },
+    Block {
+        block_id: String,
+        element: Value,
+    },
+    Attachment {
+        index: usize,
+        callback_id: Value,
+        action: Value,
+    },
 }
 
 fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
@@ -95,27 +107,61 @@ fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 /// Buttons and menus of a message, in display order.
 fn targets(message: &SlackStoredMessage) -> Vec<Target> {
     let mut found = Vec::new();
-    for (index, block) in message.blocks.iter().flat_map(|blocks| blocks.as_array().into_iter().flatten()).enumerate() {
+    // Blocks live at the top level or, for coloured messages, inside attachments; Slack sends
+    // `block_actions` for both.
+    let nested = message
+        .attachments
+        .iter()
+        .flat_map(|attachments| attachments.as_array().into_iter().flatten())
+        .filter_map(|attachment| attachment.get("blocks").and_then(Value::as_array))
+        .flatten();
+    for (index, block) in message
+        .blocks
+        .iter()
+        .flat_map(|blocks| blocks.as_array().into_iter().flatten())
+        .chain(nested)
+        .enumerate()
+    {
         // Slack invents a block_id when the app gave none.
-        let block_id = str_field(block, "block_id").map_or_else(|| format!("sandbox-block-{index}"), str::to_owned);
+        let block_id = str_field(block, "block_id")
+            .map_or_else(|| format!("sandbox-block-{index}"), str::to_owned);
         let elements: Vec<&Value> = match str_field(block, "type") {
-            Some("actions") => block.get("elements").and_then(Value::as_array).into_iter().flatten().collect(),
+            Some("actions") => block
+                .get("elements")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .collect(),
             Some("section") => block.get("accessory").into_iter().collect(),
             _ => Vec::new(),
         };
         for element in elements {
             if matches!(str_field(element, "type"), Some("button" | "static_select")) {
-                found.push(Target::Block { block_id: block_id.clone(), element: element.clone() });
+                found.push(Target::Block {
+                    block_id: block_id.clone(),
+                    element: element.clone(),
+                });
             }
         }
     }
-    for (index, attachment) in
-        message.attachments.iter().flat_map(|attachments| attachments.as_array().into_iter().flatten()).enumerate()
+    for (index, attachment) in message
+        .attachments
+        .iter()
+        .flat_map(|attachments| attachments.as_array().into_iter().flatten())
+        .enumerate()
     {
-        for action in attachment.get("actions").and_then(Value::as_array).into_iter().flatten() {
+        for action in attachment
+            .get("actions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             found.push(Target::Attachment {
                 index,
-                callback_id: attachment.get("callback_id").cloned().unwrap_or(Value::Null),
+                callback_id: attachment
+                    .get("callback_id")
+                    .cloned()
+                    .unwrap_or(Value::Null),
                 action: action.clone(),
             });
         }
@@ -125,7 +171,9 @@ fn targets(message: &SlackStoredMessage) -> Vec<Target> {
 
 fn label(target: &Target) -> Option<&str> {
     match target {
-        Target::Block { element, .. } => element.get("text").and_then(|text| str_field(text, "text")),
+        Target::Block { element, .. } => {
+            element.get("text").and_then(|text| str_field(text, "text"))
+        }
         Target::Attachment { action, .. } => str_field(action, "text"),
     }
 }
@@ -141,25 +189,39 @@ fn find_target(message: &SlackStoredMessage, wanted: &str) -> Option<Target> {
         &|target| label(target) == Some(wanted),
         &|target| matches!(target, Target::Attachment { action, .. } if str_field(action, "name") == Some(wanted)),
     ];
-    let position = matchers.iter().find_map(|matches| candidates.iter().position(|target| matches(target)))?;
+    let position = matchers
+        .iter()
+        .find_map(|matches| candidates.iter().position(matches))?;
     candidates.into_iter().nth(position)
 }
 
 fn option_with_value<'a>(element: &'a Value, value: &str) -> Option<&'a Value> {
-    element.get("options")?.as_array()?.iter().find(|option| str_field(option, "value") == Some(value))
+    element
+        .get("options")?
+        .as_array()?
+        .iter()
+        .find(|option| str_field(option, "value") == Some(value))
 }
 
 /// `state.values` for every menu of the message. A clicked menu holds the chosen option; when
 /// a button is clicked, the option goes to the first menu offering it (chosen beforehand).
-fn block_state(message: &SlackStoredMessage, clicked: &Target, request: &ClickRequest) -> Result<Value, SandboxError> {
+fn block_state(
+    message: &SlackStoredMessage,
+    clicked: &Target,
+    request: &ClickRequest,
+) -> Result<Value, SandboxError> {
     let clicked_menu = match clicked {
-        Target::Block { element, .. } if str_field(element, "type") == Some("static_select") => Some(element),
+        Target::Block { element, .. } if str_field(element, "type") == Some("static_select") => {
+            Some(element)
+        }
         _ => None,
     };
     let mut values: Map<String, Value> = Map::new();
     let mut option_placed = false;
     for target in targets(message) {
-        let Target::Block { block_id, element } = &target else { continue };
+        let Target::Block { block_id, element } = &target else {
+            continue;
+        };
         if str_field(element, "type") != Some("static_select") {
             continue;
         }
@@ -173,35 +235,56 @@ fn block_state(message: &SlackStoredMessage, clicked: &Target, request: &ClickRe
             .filter(|_| takes_option)
             .and_then(|wanted| option_with_value(element, wanted));
         option_placed |= chosen.is_some();
-        let selected = chosen.or_else(|| element.get("initial_option")).cloned().unwrap_or(Value::Null);
-        let action_id = str_field(element, "action_id").unwrap_or_default().to_owned();
+        let selected = chosen
+            .or_else(|| element.get("initial_option"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let action_id = str_field(element, "action_id")
+            .unwrap_or_default()
+            .to_owned();
         let entry = values.entry(block_id.clone()).or_insert_with(|| json!({}));
         if let Some(map) = entry.as_object_mut() {
-            map.insert(action_id, json!({"type": "static_select", "selected_option": selected}));
+            map.insert(
+                action_id,
+                json!({"type": "static_select", "selected_option": selected}),
+            );
         }
     }
     if let Some(wanted) = &request.selected_option
         && clicked_menu.is_none()
         && !option_placed
     {
-        return Err(SandboxError::OptionNotFound { action: request.action.clone(), option: wanted.clone() });
+        return Err(SandboxError::OptionNotFound {
+            action: request.action.clone(),
+            option: wanted.clone(),
+        });
     }
     Ok(json!({"values": values}))
 }
 
-fn block_action(block_id: &str, element: &Value, request: &ClickRequest, action_ts: &str) -> Result<Value, SandboxError> {
+fn block_action(
+    block_id: &str,
+    element: &Value,
+    request: &ClickRequest,
+    action_ts: &str,
+) -> Result<Value, SandboxError> {
     let action_id = str_field(element, "action_id").unwrap_or_default();
     let kind = str_field(element, "type").unwrap_or("button");
-    let mut action = json!({"action_id": action_id, "block_id": block_id, "type": kind, "action_ts": action_ts});
+    let mut action =
+        json!({"action_id": action_id, "block_id": block_id, "type": kind, "action_ts": action_ts});
     let Some(map) = action.as_object_mut() else {
         return Ok(action);
     };
     if kind == "static_select" {
-        let wanted = request.selected_option.as_deref().ok_or_else(|| SandboxError::OptionRequired(request.action.clone()))?;
-        let option = option_with_value(element, wanted).ok_or_else(|| SandboxError::OptionNotFound {
-            action: request.action.clone(),
-            option: wanted.to_owned(),
-        })?;
+        let wanted = request
+            .selected_option
+            .as_deref()
+            .ok_or_else(|| SandboxError::OptionRequired(request.action.clone()))?;
+        let option =
+            option_with_value(element, wanted).ok_or_else(|| SandboxError::OptionNotFound {
+                action: request.action.clone(),
+                option: wanted.to_owned(),
+            })?;
         map.insert("selected_option".into(), option.clone());
         if let Some(placeholder) = element.get("placeholder") {
             map.insert("placeholder".into(), placeholder.clone());
@@ -225,9 +308,16 @@ struct Context<'a> {
     trigger_id: &'a str,
 }
 
-fn block_actions_payload(context: &Context<'_>, target: &Target, request: &ClickRequest) -> Result<Value, SandboxError> {
+fn block_actions_payload(
+    context: &Context<'_>,
+    target: &Target,
+    request: &ClickRequest,
+) -> Result<Value, SandboxError> {
     let Target::Block { block_id, element } = target else {
-        return Err(SandboxError::ActionNotFound { ts: request.ts.clone(), action: request.action.clone() });
+        return Err(SandboxError::ActionNotFound {
+            ts: request.ts.clone(),
+            action: request.action.clone(),
+        });
     };
     let mut container = json!({
         "type": "message",
@@ -256,19 +346,36 @@ fn block_actions_payload(context: &Context<'_>, target: &Target, request: &Click
     }))
 }
 
-fn interactive_message_payload(context: &Context<'_>, target: &Target, request: &ClickRequest) -> Result<Value, SandboxError> {
-    let Target::Attachment { index, callback_id, action } = target else {
-        return Err(SandboxError::ActionNotFound { ts: request.ts.clone(), action: request.action.clone() });
+fn interactive_message_payload(
+    context: &Context<'_>,
+    target: &Target,
+    request: &ClickRequest,
+) -> Result<Value, SandboxError> {
+    let Target::Attachment {
+        index,
+        callback_id,
+        action,
+    } = target
+    else {
+        return Err(SandboxError::ActionNotFound {
+            ts: request.ts.clone(),
+            action: request.action.clone(),
+        });
     };
     let kind = str_field(action, "type").unwrap_or("button");
     let mut clicked = json!({"name": str_field(action, "name"), "type": kind});
     if let Some(map) = clicked.as_object_mut() {
         if kind == "select" {
-            let wanted =
-                request.selected_option.as_deref().ok_or_else(|| SandboxError::OptionRequired(request.action.clone()))?;
+            let wanted = request
+                .selected_option
+                .as_deref()
+                .ok_or_else(|| SandboxError::OptionRequired(request.action.clone()))?;
             map.insert("selected_options".into(), json!([{"value": wanted}]));
         } else {
-            map.insert("value".into(), action.get("value").cloned().unwrap_or(Value::Null));
+            map.insert(
+                "value".into(),
+                action.get("value").cloned().unwrap_or(Value::Null),
+            );
         }
     }
     let mut original = context.message.to_slack_json();
@@ -294,25 +401,44 @@ fn interactive_message_payload(context: &Context<'_>, target: &Target, request: 
 }
 
 /// Builds and signs the request; registers its `response_url` with the fake.
-pub(crate) fn build(state: &SlackState, request: &ClickRequest) -> Result<SignedInteraction, SandboxError> {
+pub(crate) fn build(
+    state: &SlackState,
+    request: &ClickRequest,
+) -> Result<SignedInteraction, SandboxError> {
     let mut data = state.data();
-    let index = data.find_channel(&request.channel).ok_or_else(|| SandboxError::ChannelNotFound(request.channel.clone()))?;
+    let index = data
+        .find_channel(&request.channel)
+        .ok_or_else(|| SandboxError::ChannelNotFound(request.channel.clone()))?;
     let channel = data.channels[index].info.clone();
     let message = data.channels[index]
         .messages
         .iter()
         .find(|message| message.ts == request.ts)
         .cloned()
-        .ok_or_else(|| SandboxError::MessageNotFound { channel: request.channel.clone(), ts: request.ts.clone() })?;
-    let user = data.user(&request.user).cloned().ok_or_else(|| SandboxError::UserNotFound(request.user.clone()))?;
-    let target = find_target(&message, &request.action)
-        .ok_or_else(|| SandboxError::ActionNotFound { ts: request.ts.clone(), action: request.action.clone() })?;
+        .ok_or_else(|| SandboxError::MessageNotFound {
+            channel: request.channel.clone(),
+            ts: request.ts.clone(),
+        })?;
+    let user = data
+        .user(&request.user)
+        .cloned()
+        .ok_or_else(|| SandboxError::UserNotFound(request.user.clone()))?;
+    let target =
+        find_target(&message, &request.action).ok_or_else(|| SandboxError::ActionNotFound {
+            ts: request.ts.clone(),
+            action: request.action.clone(),
+        })?;
 
     let micros = now_micros();
     let key = format!("{TEAM_ID}/{micros}/{}", random_hex(12));
     let response_url = format!("{}/actions/{key}", state.base_url());
     let action_ts = format_ts(micros);
-    let trigger_id = format!("{}.{}.{}", micros / 1000, micros % 1_000_000_000, random_hex(16));
+    let trigger_id = format!(
+        "{}.{}.{}",
+        micros / 1000,
+        micros % 1_000_000_000,
+        random_hex(16)
+    );
     let context = Context {
         channel: &channel,
         message: &message,
@@ -343,20 +469,36 @@ pub(crate) fn build(state: &SlackState, request: &ClickRequest) -> Result<Signed
 
     let body = format!("payload={}", slack_form_encode(&slack_json(&payload)));
     let timestamp = request.timestamp.unwrap_or_else(now_secs);
-    let secret = request.signing_secret.as_deref().unwrap_or(state.signing_secret());
+    let secret = request
+        .signing_secret
+        .as_deref()
+        .unwrap_or(state.signing_secret());
     let signature = sign(secret, timestamp, body.as_bytes());
-    Ok(SignedInteraction { url, payload, body, timestamp, signature, response_url })
+    Ok(SignedInteraction {
+        url,
+        payload,
+        body,
+        timestamp,
+        signature,
+        response_url,
+    })
 }
 
 /// POSTs a built interaction to the Interactivity URL.
-pub(crate) async fn send(state: &SlackState, interaction: SignedInteraction) -> Result<reqwest::Response, SandboxError> {
+pub(crate) async fn send(
+    state: &SlackState,
+    interaction: SignedInteraction,
+) -> Result<reqwest::Response, SandboxError> {
     let url = interaction.url.ok_or(SandboxError::NoInteractivityUrl)?;
     let response = state
         .http
         .post(url)
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(USER_AGENT, SLACK_USER_AGENT)
-        .header("X-Slack-Request-Timestamp", interaction.timestamp.to_string())
+        .header(
+            "X-Slack-Request-Timestamp",
+            interaction.timestamp.to_string(),
+        )
         .header("X-Slack-Signature", interaction.signature)
         .body(interaction.body)
         .send()

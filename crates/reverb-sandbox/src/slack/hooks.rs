@@ -29,18 +29,33 @@ fn hook_payload(incoming: &Incoming) -> Option<Value> {
 }
 
 fn has_content(payload: &Value) -> bool {
-    let non_empty_list = |key: &str| payload.get(key).and_then(Value::as_array).is_some_and(|list| !list.is_empty());
-    payload.get("text").and_then(Value::as_str).is_some_and(|text| !text.is_empty())
+    let non_empty_list = |key: &str| {
+        payload
+            .get(key)
+            .and_then(Value::as_array)
+            .is_some_and(|list| !list.is_empty())
+    };
+    payload
+        .get("text")
+        .and_then(Value::as_str)
+        .is_some_and(|text| !text.is_empty())
         || non_empty_list("blocks")
         || non_empty_list("attachments")
 }
 
 fn list_field(payload: &Value, key: &str) -> Option<Value> {
-    payload.get(key).filter(|value| value.as_array().is_some_and(|list| !list.is_empty())).cloned()
+    payload
+        .get(key)
+        .filter(|value| value.as_array().is_some_and(|list| !list.is_empty()))
+        .cloned()
 }
 
 fn text_field(payload: &Value) -> String {
-    payload.get("text").and_then(Value::as_str).unwrap_or_default().to_owned()
+    payload
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Incoming webhook: answers `ok` as plain text, or Slack's webhook error texts and statuses.
@@ -48,7 +63,10 @@ pub(crate) fn webhook(state: &SlackState, incoming: &Incoming) -> Reply {
     let Some(payload) = hook_payload(incoming) else {
         return Reply::text(400, "invalid_payload");
     };
-    let reference = payload.get("channel").and_then(Value::as_str).unwrap_or(WEBHOOK_DEFAULT_CHANNEL);
+    let reference = payload
+        .get("channel")
+        .and_then(Value::as_str)
+        .unwrap_or(WEBHOOK_DEFAULT_CHANNEL);
     let mut data = state.data();
     let index = match data.resolve_for_post(reference) {
         Ok(index) => index,
@@ -58,7 +76,8 @@ pub(crate) fn webhook(state: &SlackState, incoming: &Incoming) -> Reply {
     };
     let channel_id = data.channels[index].info.id.clone();
     // Webhook posts count against the same per-channel bucket as chat.postMessage.
-    if let Decision::Limited { retry_after_secs } = data.limiter.check(&channel_id, Instant::now()) {
+    if let Decision::Limited { retry_after_secs } = data.limiter.check(&channel_id, Instant::now())
+    {
         return Reply::rate_limited(retry_after_secs);
     }
     if !has_content(&payload) {
@@ -67,11 +86,17 @@ pub(crate) fn webhook(state: &SlackState, incoming: &Incoming) -> Reply {
     let message = SlackStoredMessage {
         channel: channel_id,
         ts: data.next_ts(),
-        thread_ts: payload.get("thread_ts").and_then(Value::as_str).map(str::to_owned),
+        thread_ts: payload
+            .get("thread_ts")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         text: text_field(&payload),
         blocks: list_field(&payload, "blocks"),
         attachments: list_field(&payload, "attachments"),
-        username: payload.get("username").and_then(Value::as_str).map(str::to_owned),
+        username: payload
+            .get("username")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         reply_broadcast: false,
         edit_count: 0,
         origin: MessageOrigin::Webhook,
@@ -106,7 +131,9 @@ pub(crate) fn response_url(state: &SlackState, key: &str, incoming: &Incoming) -
     let flag = |key: &str| payload.get(key).and_then(Value::as_bool);
     let response_type = payload.get("response_type").and_then(Value::as_str);
     if flag("delete_original") == Some(true) {
-        data.channels[index].messages.retain(|message| message.ts != entry.message_ts);
+        data.channels[index]
+            .messages
+            .retain(|message| message.ts != entry.message_ts);
         return Reply::json(200, json!({"ok": true}));
     }
     // Legacy interactive messages are replaced unless told otherwise (Echo relies on this);
@@ -130,7 +157,10 @@ pub(crate) fn response_url(state: &SlackState, key: &str, incoming: &Incoming) -
     let message = SlackStoredMessage {
         channel: entry.channel.clone(),
         ts: data.next_ts(),
-        thread_ts: payload.get("thread_ts").and_then(Value::as_str).map(str::to_owned),
+        thread_ts: payload
+            .get("thread_ts")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         text: text_field(&payload),
         blocks: list_field(&payload, "blocks"),
         attachments: list_field(&payload, "attachments"),

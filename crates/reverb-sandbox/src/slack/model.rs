@@ -172,7 +172,9 @@ fn collect_strings(value: &Value, out: &mut Vec<String>) {
         Value::Object(map) => {
             for (key, inner) in map {
                 match inner {
-                    Value::String(text) if matches!(key.as_str(), "text" | "title" | "pretext" | "fallback") => {
+                    Value::String(text)
+                        if matches!(key.as_str(), "text" | "title" | "pretext" | "fallback") =>
+                    {
                         out.push(text.clone());
                     }
                     _ => collect_strings(inner, out),
@@ -198,7 +200,9 @@ fn with_attachment_ids(attachments: &Value) -> Value {
                 if let Some(actions) = map.get_mut("actions").and_then(Value::as_array_mut) {
                     for (action_index, action) in actions.iter_mut().enumerate() {
                         if let Some(action) = action.as_object_mut() {
-                            action.entry("id").or_insert_with(|| json!((action_index + 1).to_string()));
+                            action
+                                .entry("id")
+                                .or_insert_with(|| json!((action_index + 1).to_string()));
                         }
                     }
                 }

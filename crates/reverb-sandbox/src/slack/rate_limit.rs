@@ -9,13 +9,15 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// At most this much jitter is forgiven, and never more than a quarter of one token's interval.
-const MAX_JITTER_ALLOWANCE: Duration = Duration::from_millis(25);
+const MAX_JITTER_ALLOWANCE: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Decision {
     Allowed,
     /// Rejected; wait this many whole seconds (at least 1), as in Slack's `Retry-After`.
-    Limited { retry_after_secs: u64 },
+    Limited {
+        retry_after_secs: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -28,7 +30,11 @@ pub(crate) struct RateLimiter {
 
 impl RateLimiter {
     pub(crate) fn new(per_sec: f64, burst: u32) -> Self {
-        let mut limiter = Self { interval: None, burst: 1, next_free: HashMap::new() };
+        let mut limiter = Self {
+            interval: None,
+            burst: 1,
+            next_free: HashMap::new(),
+        };
         limiter.configure(per_sec, burst);
         limiter
     }
@@ -55,9 +61,12 @@ impl RateLimiter {
         if ahead > tolerance + allowance {
             let wait = ahead - tolerance;
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Decision::Limited { retry_after_secs: secs.max(1) };
+            return Decision::Limited {
+                retry_after_secs: secs.max(1),
+            };
         }
-        self.next_free.insert(key.to_owned(), theoretical + interval);
+        self.next_free
+            .insert(key.to_owned(), theoretical + interval);
         Decision::Allowed
     }
 }
@@ -73,13 +82,21 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(limiter.check("C1", start), Decision::Allowed);
         }
-        assert_eq!(limiter.check("C1", start), Decision::Limited { retry_after_secs: 1 });
+        assert_eq!(
+            limiter.check("C1", start),
+            Decision::Limited {
+                retry_after_secs: 1
+            }
+        );
         // Another channel has its own bucket.
         assert_eq!(limiter.check("C2", start), Decision::Allowed);
         // Exactly one interval later one token is back, and only one.
         let later = start + Duration::from_secs(1);
         assert_eq!(limiter.check("C1", later), Decision::Allowed);
-        assert!(matches!(limiter.check("C1", later), Decision::Limited { .. }));
+        assert!(matches!(
+            limiter.check("C1", later),
+            Decision::Limited { .. }
+        ));
     }
 
     #[test]
@@ -92,7 +109,11 @@ mod tests {
             assert_eq!(limiter.check("C1", start), Decision::Allowed, "burst {k}");
         }
         for k in 1..=3000u32 {
-            assert_eq!(limiter.check("C1", start + interval * k), Decision::Allowed, "paced request {k}");
+            assert_eq!(
+                limiter.check("C1", start + interval * k),
+                Decision::Allowed,
+                "paced request {k}"
+            );
         }
     }
 
@@ -101,9 +122,19 @@ mod tests {
         let mut limiter = RateLimiter::new(0.25, 1);
         let start = Instant::now();
         assert_eq!(limiter.check("C1", start), Decision::Allowed);
-        assert_eq!(limiter.check("C1", start), Decision::Limited { retry_after_secs: 4 });
+        assert_eq!(
+            limiter.check("C1", start),
+            Decision::Limited {
+                retry_after_secs: 4
+            }
+        );
         let almost = start + Duration::from_millis(3500);
-        assert_eq!(limiter.check("C1", almost), Decision::Limited { retry_after_secs: 1 });
+        assert_eq!(
+            limiter.check("C1", almost),
+            Decision::Limited {
+                retry_after_secs: 1
+            }
+        );
     }
 
     #[test]

@@ -20,7 +20,11 @@ pub(crate) struct Reply {
 
 impl Reply {
     pub(crate) fn json(status: u16, body: Value) -> Self {
-        Self { status, body: ReplyBody::Json(body), retry_after_secs: None }
+        Self {
+            status,
+            body: ReplyBody::Json(body),
+            retry_after_secs: None,
+        }
     }
 
     pub(crate) fn ok(body: Value) -> Self {
@@ -33,7 +37,11 @@ impl Reply {
     }
 
     pub(crate) fn text(status: u16, text: &str) -> Self {
-        Self { status, body: ReplyBody::Text(text.to_owned()), retry_after_secs: None }
+        Self {
+            status,
+            body: ReplyBody::Text(text.to_owned()),
+            retry_after_secs: None,
+        }
     }
 
     pub(crate) fn rate_limited(retry_after_secs: u64) -> Self {
@@ -46,7 +54,10 @@ impl Reply {
 
     /// An injected HTTP failure.
     pub(crate) fn http_failure(status: u16) -> Self {
-        let mut reply = Self::json(status, json!({"ok": false, "error": format!("sandbox_http_{status}")}));
+        let mut reply = Self::json(
+            status,
+            json!({"ok": false, "error": format!("sandbox_http_{status}")}),
+        );
         if status == 429 {
             reply.retry_after_secs = Some(1);
         }
@@ -68,7 +79,9 @@ impl Reply {
             builder.insert_header(("Retry-After", secs.to_string()));
         }
         match self.body {
-            ReplyBody::Json(value) => builder.content_type("application/json; charset=utf-8").body(value.to_string()),
+            ReplyBody::Json(value) => builder
+                .content_type("application/json; charset=utf-8")
+                .body(value.to_string()),
             ReplyBody::Text(text) => builder.content_type("text/html").body(text),
         }
     }

@@ -37,17 +37,26 @@ impl Incoming {
 
         let mut args = Map::new();
         let query = form_pairs(request.query_string().as_bytes()).unwrap_or_default();
-        let query_token = query.iter().find(|(key, _)| key == "token").map(|(_, value)| value.clone());
+        let query_token = query
+            .iter()
+            .find(|(key, _)| key == "token")
+            .map(|(_, value)| value.clone());
         insert_form_pairs(&mut args, query);
 
         let mut body_error = None;
         let mut form_token = None;
         let mut missing_charset = false;
         if !body.is_empty() {
-            match essence.as_deref() {
+            // Without a Content-Type, a body that looks like JSON is read as JSON (webhooks).
+            let sniffed = match essence.as_deref() {
+                None if body.trim_ascii_start().starts_with(b"{") => Some("application/json"),
+                other => other,
+            };
+            match sniffed {
                 Some("application/json") => {
-                    missing_charset =
-                        !content_type.as_deref().is_some_and(|value| value.to_ascii_lowercase().contains("charset="));
+                    missing_charset = !content_type
+                        .as_deref()
+                        .is_some_and(|value| value.to_ascii_lowercase().contains("charset="));
                     match serde_json::from_slice::<Value>(body) {
                         Ok(Value::Object(map)) => args.extend(map),
                         _ => body_error = Some("invalid_json"),
@@ -55,7 +64,10 @@ impl Incoming {
                 }
                 Some("application/x-www-form-urlencoded") | None => match form_pairs(body) {
                     Some(pairs) => {
-                        form_token = pairs.iter().find(|(key, _)| key == "token").map(|(_, value)| value.clone());
+                        form_token = pairs
+                            .iter()
+                            .find(|(key, _)| key == "token")
+                            .map(|(_, value)| value.clone());
                         insert_form_pairs(&mut args, pairs);
                     }
                     None => body_error = Some("invalid_form_data"),
@@ -68,7 +80,11 @@ impl Incoming {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
             .map(|token| token.trim().to_owned());
         let auth = bearer
             .map(SlackAuth::Bearer)
@@ -87,7 +103,10 @@ impl Incoming {
     }
 
     pub(crate) fn str_arg(&self, key: &str) -> Option<&str> {
-        self.args.get(key).and_then(Value::as_str).filter(|value| !value.is_empty())
+        self.args
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|value| !value.is_empty())
     }
 
     /// Slack's booleans arrive as JSON booleans or as "true"/"1" strings.
@@ -137,7 +156,10 @@ mod tests {
         assert_eq!(incoming.auth, Some(SlackAuth::FormToken("xoxb-1".into())));
         assert_eq!(incoming.str_arg("channel"), Some("#deploys"));
         assert!(incoming.bool_arg("as_user"));
-        assert_eq!(incoming.args["attachments"], serde_json::json!([{"text": "hi"}]));
+        assert_eq!(
+            incoming.args["attachments"],
+            serde_json::json!([{"text": "hi"}])
+        );
         assert_eq!(incoming.body_error, None);
     }
 
@@ -148,7 +170,10 @@ mod tests {
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .insert_header((header::AUTHORIZATION, "Bearer xoxb-2"))
             .to_http_request();
-        let incoming = Incoming::parse(&request, br#"{"channel":"C0GENERAL01","text":"hi","token":"ignored"}"#);
+        let incoming = Incoming::parse(
+            &request,
+            br#"{"channel":"C0GENERAL01","text":"hi","token":"ignored"}"#,
+        );
         assert_eq!(incoming.auth, Some(SlackAuth::Bearer("xoxb-2".into())));
         assert!(incoming.missing_charset);
         assert_eq!(incoming.str_arg("text"), Some("hi"));
@@ -167,7 +192,9 @@ mod tests {
 
     #[test]
     fn query_token_and_bad_json() {
-        let request = TestRequest::get().uri("/api/users.info?token=xoxb-4&user=U0JANE0001").to_http_request();
+        let request = TestRequest::get()
+            .uri("/api/users.info?token=xoxb-4&user=U0JANE0001")
+            .to_http_request();
         let incoming = Incoming::parse(&request, b"");
         assert_eq!(incoming.auth, Some(SlackAuth::QueryToken("xoxb-4".into())));
         assert_eq!(incoming.str_arg("user"), Some("U0JANE0001"));
@@ -176,6 +203,9 @@ mod tests {
             .uri("/api/chat.postMessage")
             .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
             .to_http_request();
-        assert_eq!(Incoming::parse(&request, b"{nope").body_error, Some("invalid_json"));
+        assert_eq!(
+            Incoming::parse(&request, b"{nope").body_error,
+            Some("invalid_json")
+        );
     }
 }

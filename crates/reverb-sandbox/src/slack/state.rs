@@ -8,13 +8,20 @@ use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 
-use super::model::{Failure, SlackAuth, SlackCall, SlackChannel, SlackStats, SlackStoredMessage, SlackUser};
+use super::model::{
+    Failure, SlackAuth, SlackCall, SlackChannel, SlackStats, SlackStoredMessage, SlackUser,
+};
 use super::rate_limit::RateLimiter;
 use crate::ids::TsClock;
 
 /// Names that are never auto-created, so tests can provoke `channel_not_found`.
-pub(crate) const REJECTED_CHANNEL_NAMES: &[&str] =
-    &["does-not-exist", "nonexistent", "no-such-channel", "unknown-channel", "missing-channel"];
+pub const REJECTED_CHANNEL_NAMES: &[&str] = &[
+    "does-not-exist",
+    "nonexistent",
+    "no-such-channel",
+    "unknown-channel",
+    "missing-channel",
+];
 
 /// Settings a reset returns to.
 #[derive(Debug, Clone)]
@@ -100,7 +107,14 @@ fn seed_channels() -> Vec<ChannelRecord> {
     private.is_member = false;
     channels.push(archived);
     channels.push(private);
-    channels.into_iter().map(|info| ChannelRecord { info, messages: Vec::new(), ephemerals: Vec::new() }).collect()
+    channels
+        .into_iter()
+        .map(|info| ChannelRecord {
+            info,
+            messages: Vec::new(),
+            ephemerals: Vec::new(),
+        })
+        .collect()
 }
 
 fn seed_users() -> Vec<SlackUser> {
@@ -109,7 +123,12 @@ fn seed_users() -> Vec<SlackUser> {
     vec![
         SlackUser::new("U0JANE0001", "jane", "Jane Doe", Some("jane@example.com")),
         SlackUser::new("U0JOHN0001", "john.doe", "John Doe", Some("john@doe.com")),
-        SlackUser::new("U0MALLORY1", "mallory", "Mallory", Some("mallory@example.com")),
+        SlackUser::new(
+            "U0MALLORY1",
+            "mallory",
+            "Mallory",
+            Some("mallory@example.com"),
+        ),
         SlackUser::new("U0NOEMAIL1", "noemail", "No Email", None),
         bot,
     ]
@@ -117,13 +136,18 @@ fn seed_users() -> Vec<SlackUser> {
 
 /// Ids are upper-case letters and digits (`C0GENERAL01`, `U0JANE0001`); names are lower case.
 fn looks_like_id(text: &str) -> bool {
-    text.len() >= 2 && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    text.len() >= 2
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 fn valid_channel_name(name: &str) -> bool {
     !name.is_empty()
         && name.chars().count() <= 80
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 impl SlackData {
@@ -163,12 +187,17 @@ impl SlackData {
         let reference = reference.trim().trim_start_matches('#');
         if looks_like_id(reference) {
             if reference.starts_with(['U', 'W']) {
-                return self.channels.iter().position(|record| record.info.user.as_deref() == Some(reference));
+                return self
+                    .channels
+                    .iter()
+                    .position(|record| record.info.user.as_deref() == Some(reference));
             }
             return self.channel_by_id(reference);
         }
         let name = reference.to_ascii_lowercase();
-        self.channels.iter().position(|record| !record.info.is_im && record.info.name == name)
+        self.channels
+            .iter()
+            .position(|record| !record.info.is_im && record.info.name == name)
     }
 
     /// Resolves a `channel` argument for posting, as chat.postMessage does: ids, names with or
@@ -207,7 +236,10 @@ impl SlackData {
     }
 
     fn open_dm(&mut self, user: &str) -> usize {
-        let mut dm = SlackChannel::public(&format!("D{}", user.get(1..).unwrap_or_default()), "directmessage");
+        let mut dm = SlackChannel::public(
+            &format!("D{}", user.get(1..).unwrap_or_default()),
+            "directmessage",
+        );
         dm.is_im = true;
         dm.is_private = true;
         dm.user = Some(user.to_owned());
@@ -215,12 +247,24 @@ impl SlackData {
     }
 
     fn push_channel(&mut self, info: SlackChannel) -> usize {
-        self.channels.push(ChannelRecord { info, messages: Vec::new(), ephemerals: Vec::new() });
+        self.channels.push(ChannelRecord {
+            info,
+            messages: Vec::new(),
+            ephemerals: Vec::new(),
+        });
         self.channels.len() - 1
     }
 
-    pub(crate) fn message_mut(&mut self, channel: usize, ts: &str) -> Option<&mut SlackStoredMessage> {
-        self.channels.get_mut(channel)?.messages.iter_mut().find(|message| message.ts == ts)
+    pub(crate) fn message_mut(
+        &mut self,
+        channel: usize,
+        ts: &str,
+    ) -> Option<&mut SlackStoredMessage> {
+        self.channels
+            .get_mut(channel)?
+            .messages
+            .iter_mut()
+            .find(|message| message.ts == ts)
     }
 
     pub(crate) fn next_ts(&mut self) -> String {
@@ -238,7 +282,15 @@ impl SlackState {
         runtime: tokio::runtime::Handle,
     ) -> Self {
         let data = Mutex::new(SlackData::new(&initial));
-        Self { base_url, signing_secret, token_prefixes, initial, http, runtime, data }
+        Self {
+            base_url,
+            signing_secret,
+            token_prefixes,
+            initial,
+            http,
+            runtime,
+            data,
+        }
     }
 
     /// The lock is never held across an await; a panic elsewhere must not wedge the fake.
@@ -255,7 +307,9 @@ impl SlackState {
     }
 
     pub(crate) fn token_is_valid(&self, token: &str) -> bool {
-        self.token_prefixes.iter().any(|prefix| token.starts_with(prefix.as_str()))
+        self.token_prefixes
+            .iter()
+            .any(|prefix| token.starts_with(prefix.as_str()))
     }
 
     pub fn interactivity_url(&self) -> Option<String> {
@@ -271,24 +325,33 @@ impl SlackState {
     }
 
     pub fn channels(&self) -> Vec<SlackChannel> {
-        self.data().channels.iter().map(|record| record.info.clone()).collect()
+        self.data()
+            .channels
+            .iter()
+            .map(|record| record.info.clone())
+            .collect()
     }
 
     pub fn channel(&self, reference: &str) -> Option<SlackChannel> {
         let data = self.data();
-        data.find_channel(reference).map(|index| data.channels[index].info.clone())
+        data.find_channel(reference)
+            .map(|index| data.channels[index].info.clone())
     }
 
     /// Current messages of a conversation (id, `#name`, `name` or a user id for the DM).
     pub fn messages(&self, channel: &str) -> Vec<SlackStoredMessage> {
         let data = self.data();
-        data.find_channel(channel).map(|index| data.channels[index].messages.clone()).unwrap_or_default()
+        data.find_channel(channel)
+            .map(|index| data.channels[index].messages.clone())
+            .unwrap_or_default()
     }
 
     /// Ephemeral messages shown in a conversation (each visible to one user only).
     pub fn ephemerals(&self, channel: &str) -> Vec<SlackStoredMessage> {
         let data = self.data();
-        data.find_channel(channel).map(|index| data.channels[index].ephemerals.clone()).unwrap_or_default()
+        data.find_channel(channel)
+            .map(|index| data.channels[index].ephemerals.clone())
+            .unwrap_or_default()
     }
 
     pub fn users(&self) -> Vec<SlackUser> {
@@ -297,7 +360,10 @@ impl SlackState {
 
     pub fn stats(&self) -> SlackStats {
         let data = self.data();
-        SlackStats { calls: data.calls.len(), rate_limited: data.rate_limited }
+        SlackStats {
+            calls: data.calls.len(),
+            rate_limited: data.rate_limited,
+        }
     }
 
     pub fn add_user(&self, user: SlackUser) {
@@ -318,7 +384,8 @@ impl SlackState {
 
     pub fn fail_next(&self, method: &str, times: usize, failure: Failure) {
         let mut data = self.data();
-        data.faults.extend(std::iter::repeat_n((method.to_owned(), failure), times));
+        data.faults
+            .extend(std::iter::repeat_n((method.to_owned(), failure), times));
     }
 
     pub fn set_rate_limit(&self, per_sec: f64, burst: u32) {
@@ -387,7 +454,11 @@ mod tests {
     use super::*;
 
     fn data() -> SlackData {
-        SlackData::new(&InitialSettings { rate_per_sec: 1.0, burst: 3, interactivity_url: None })
+        SlackData::new(&InitialSettings {
+            rate_per_sec: 1.0,
+            burst: 3,
+            interactivity_url: None,
+        })
     }
 
     #[test]
@@ -408,10 +479,25 @@ mod tests {
         let created = data.resolve_for_post("#team-x").expect("auto-created");
         assert!(data.channels[created].info.id.starts_with('C'));
         assert_eq!(data.resolve_for_post("team-x"), Ok(created));
-        assert_eq!(data.resolve_for_post("#does-not-exist"), Err(ChannelProblem::NotFound));
-        assert_eq!(data.resolve_for_post("C0NOPE0001"), Err(ChannelProblem::NotFound));
-        assert_eq!(data.resolve_for_post("U0NOBODY01"), Err(ChannelProblem::NotFound));
-        assert_eq!(data.resolve_for_post("#archived"), Err(ChannelProblem::Archived));
-        assert_eq!(data.resolve_for_post("private-noinvite"), Err(ChannelProblem::NotInChannel));
+        assert_eq!(
+            data.resolve_for_post("#does-not-exist"),
+            Err(ChannelProblem::NotFound)
+        );
+        assert_eq!(
+            data.resolve_for_post("C0NOPE0001"),
+            Err(ChannelProblem::NotFound)
+        );
+        assert_eq!(
+            data.resolve_for_post("U0NOBODY01"),
+            Err(ChannelProblem::NotFound)
+        );
+        assert_eq!(
+            data.resolve_for_post("#archived"),
+            Err(ChannelProblem::Archived)
+        );
+        assert_eq!(
+            data.resolve_for_post("private-noinvite"),
+            Err(ChannelProblem::NotInChannel)
+        );
     }
 }

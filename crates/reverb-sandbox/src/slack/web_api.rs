@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::blocks::{self, BlocksError, MAX_ATTACHMENTS};
 use super::model::{MessageOrigin, SlackStoredMessage};
@@ -63,7 +63,10 @@ fn with_charset_warning(mut reply: Reply, incoming: &Incoming) -> Reply {
         && body.get("ok") == Some(&Value::Bool(true))
     {
         body.insert("warning".into(), json!("missing_charset"));
-        body.insert("response_metadata".into(), json!({"warnings": ["missing_charset"]}));
+        body.insert(
+            "response_metadata".into(),
+            json!({"warnings": ["missing_charset"]}),
+        );
     }
     reply
 }
@@ -76,8 +79,15 @@ struct Content {
 }
 
 fn read_content(incoming: &Incoming) -> Result<Content, Reply> {
-    let text = incoming.str_arg("text").or_else(|| incoming.str_arg("markdown_text")).map(str::to_owned);
-    let blocks = incoming.args.get("blocks").filter(|value| !value.is_null()).cloned();
+    let text = incoming
+        .str_arg("text")
+        .or_else(|| incoming.str_arg("markdown_text"))
+        .map(str::to_owned);
+    let blocks = incoming
+        .args
+        .get("blocks")
+        .filter(|value| !value.is_null())
+        .cloned();
     if let Some(blocks) = &blocks {
         match blocks::validate(blocks) {
             Ok(()) => {}
@@ -92,15 +102,25 @@ fn read_content(incoming: &Incoming) -> Result<Content, Reply> {
             }
         }
     }
-    let attachments = incoming.args.get("attachments").filter(|value| !value.is_null()).cloned();
+    let attachments = incoming
+        .args
+        .get("attachments")
+        .filter(|value| !value.is_null())
+        .cloned();
     if let Some(attachments) = &attachments {
         match attachments.as_array() {
             None => return Err(Reply::error("invalid_attachments")),
-            Some(list) if list.len() > MAX_ATTACHMENTS => return Err(Reply::error("too_many_attachments")),
+            Some(list) if list.len() > MAX_ATTACHMENTS => {
+                return Err(Reply::error("too_many_attachments"));
+            }
             Some(_) => {}
         }
     }
-    Ok(Content { text, blocks, attachments })
+    Ok(Content {
+        text,
+        blocks,
+        attachments,
+    })
 }
 
 fn is_empty_list(value: Option<&Value>) -> bool {
@@ -123,7 +143,10 @@ fn post_message(data: &mut SlackData, incoming: &Incoming, now: Instant) -> Repl
         Ok(content) => content,
         Err(reply) => return reply,
     };
-    if content.text.is_none() && is_empty_list(content.blocks.as_ref()) && is_empty_list(content.attachments.as_ref()) {
+    if content.text.is_none()
+        && is_empty_list(content.blocks.as_ref())
+        && is_empty_list(content.attachments.as_ref())
+    {
         return Reply::error("no_text");
     }
     let message = SlackStoredMessage {
@@ -147,7 +170,10 @@ fn post_message(data: &mut SlackData, incoming: &Incoming, now: Instant) -> Repl
 
 /// chat.update needs the channel id (a name gives `channel_not_found`, as on real Slack).
 fn update(data: &mut SlackData, incoming: &Incoming) -> Reply {
-    let Some(index) = incoming.str_arg("channel").and_then(|id| data.channel_by_id(id)) else {
+    let Some(index) = incoming
+        .str_arg("channel")
+        .and_then(|id| data.channel_by_id(id))
+    else {
         return Reply::error("channel_not_found");
     };
     let ts = incoming.str_arg("ts").unwrap_or_default().to_owned();
@@ -158,7 +184,11 @@ fn update(data: &mut SlackData, incoming: &Incoming) -> Reply {
         Ok(content) => content,
         Err(reply) => return reply,
     };
-    if content.text.as_ref().is_some_and(|text| text.chars().count() > MAX_UPDATE_TEXT) {
+    if content
+        .text
+        .as_ref()
+        .is_some_and(|text| text.chars().count() > MAX_UPDATE_TEXT)
+    {
         return Reply::error("msg_too_long");
     }
     let channel_id = data.channels[index].info.id.clone();
@@ -170,10 +200,18 @@ fn update(data: &mut SlackData, incoming: &Incoming) -> Reply {
         message.text = text;
     }
     if let Some(blocks) = content.blocks {
-        message.blocks = if is_empty_list(Some(&blocks)) { None } else { Some(blocks) };
+        message.blocks = if is_empty_list(Some(&blocks)) {
+            None
+        } else {
+            Some(blocks)
+        };
     }
     if let Some(attachments) = content.attachments {
-        message.attachments = if is_empty_list(Some(&attachments)) { None } else { Some(attachments) };
+        message.attachments = if is_empty_list(Some(&attachments)) {
+            None
+        } else {
+            Some(attachments)
+        };
     }
     message.edit_count += 1;
     message.args = incoming.args_value();
@@ -187,7 +225,10 @@ fn update(data: &mut SlackData, incoming: &Incoming) -> Reply {
 }
 
 fn delete(data: &mut SlackData, incoming: &Incoming) -> Reply {
-    let Some(index) = incoming.str_arg("channel").and_then(|id| data.channel_by_id(id)) else {
+    let Some(index) = incoming
+        .str_arg("channel")
+        .and_then(|id| data.channel_by_id(id))
+    else {
         return Reply::error("channel_not_found");
     };
     let ts = incoming.str_arg("ts").unwrap_or_default().to_owned();
@@ -208,14 +249,21 @@ fn post_ephemeral(data: &mut SlackData, incoming: &Incoming) -> Reply {
         Ok(index) => index,
         Err(problem) => return Reply::error(problem.code()),
     };
-    let Some(user) = incoming.str_arg("user").filter(|user| data.user(user).is_some()).map(str::to_owned) else {
+    let Some(user) = incoming
+        .str_arg("user")
+        .filter(|user| data.user(user).is_some())
+        .map(str::to_owned)
+    else {
         return Reply::error("user_not_found");
     };
     let content = match read_content(incoming) {
         Ok(content) => content,
         Err(reply) => return reply,
     };
-    if content.text.is_none() && is_empty_list(content.blocks.as_ref()) && is_empty_list(content.attachments.as_ref()) {
+    if content.text.is_none()
+        && is_empty_list(content.blocks.as_ref())
+        && is_empty_list(content.attachments.as_ref())
+    {
         return Reply::error("no_text");
     }
     let message = SlackStoredMessage {
@@ -246,7 +294,11 @@ fn users_info(data: &SlackData, incoming: &Incoming) -> Reply {
 
 fn lookup_by_email(data: &SlackData, incoming: &Incoming) -> Reply {
     let wanted = incoming.str_arg("email").unwrap_or_default();
-    let found = data.users.iter().find(|user| user.email.as_deref().is_some_and(|email| email.eq_ignore_ascii_case(wanted)));
+    let found = data.users.iter().find(|user| {
+        user.email
+            .as_deref()
+            .is_some_and(|email| email.eq_ignore_ascii_case(wanted))
+    });
     match found {
         Some(user) => Reply::ok(json!({"ok": true, "user": user.to_slack_json()})),
         None => Reply::error("users_not_found"),
@@ -255,14 +307,22 @@ fn lookup_by_email(data: &SlackData, incoming: &Incoming) -> Reply {
 
 /// conversations.* take channel ids only.
 fn conversations_info(data: &SlackData, incoming: &Incoming) -> Reply {
-    match incoming.str_arg("channel").and_then(|id| data.channel_by_id(id)) {
-        Some(index) => Reply::ok(json!({"ok": true, "channel": data.channels[index].info.to_slack_json()})),
+    match incoming
+        .str_arg("channel")
+        .and_then(|id| data.channel_by_id(id))
+    {
+        Some(index) => {
+            Reply::ok(json!({"ok": true, "channel": data.channels[index].info.to_slack_json()}))
+        }
         None => Reply::error("channel_not_found"),
     }
 }
 
 fn conversations_join(data: &mut SlackData, incoming: &Incoming) -> Reply {
-    let Some(index) = incoming.str_arg("channel").and_then(|id| data.channel_by_id(id)) else {
+    let Some(index) = incoming
+        .str_arg("channel")
+        .and_then(|id| data.channel_by_id(id))
+    else {
         return Reply::error("channel_not_found");
     };
     let info = &mut data.channels[index].info;
@@ -273,8 +333,5 @@ fn conversations_join(data: &mut SlackData, incoming: &Incoming) -> Reply {
         return Reply::error("method_not_supported_for_channel_type");
     }
     info.is_member = true;
-    let mut answer = Map::new();
-    answer.insert("ok".into(), json!(true));
-    answer.insert("channel".into(), info.to_slack_json());
-    Reply::ok(Value::Object(answer))
+    Reply::ok(json!({"ok": true, "channel": info.to_slack_json()}))
 }

@@ -10,11 +10,17 @@ use futures_util::StreamExt;
 use super::errors::ApiError;
 
 /// Read the whole body, refusing more than `limit` bytes with a 413.
-pub async fn read_limited(req: &HttpRequest, mut payload: Payload, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read_limited(
+    req: &HttpRequest,
+    mut payload: Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Request body is larger than the limit of {limit} bytes (reverb.server.maxRequestBodySize)"),
+            format!(
+                "Request body is larger than the limit of {limit} bytes (reverb.server.maxRequestBodySize)"
+            ),
         )
     };
     let declared = req
@@ -27,7 +33,8 @@ pub async fn read_limited(req: &HttpRequest, mut payload: Payload, limit: usize)
     }
     let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
@@ -40,7 +47,13 @@ fn content_type(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
 }
 
 /// JSON endpoints take `application/json` (or `+json`), or no content type at all (as some
@@ -73,7 +86,10 @@ pub fn require_form(req: &HttpRequest) -> Result<(), ApiError> {
 /// Decode a JSON body into `T`, with serde's line and column in the 400 message.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(format!("Required request body is missing: expected {what} JSON")));
+        return Err(ApiError::bad_request(format!(
+            "Required request body is missing: expected {what} JSON"
+        )));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("Malformed {what} JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("Malformed {what} JSON: {e}")))
 }

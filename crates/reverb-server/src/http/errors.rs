@@ -76,9 +76,17 @@ pub fn jsonify_errors<B: MessageBody + 'static>(
     }
     let status = res.status();
     let message = match status {
-        StatusCode::NOT_FOUND => format!("No handler for {} {}", res.request().method(), res.request().path()),
-        StatusCode::METHOD_NOT_ALLOWED => format!("{} is not supported here", res.request().method()),
-        StatusCode::PAYLOAD_TOO_LARGE => "Request body is larger than the configured limit".to_string(),
+        StatusCode::NOT_FOUND => format!(
+            "No handler for {} {}",
+            res.request().method(),
+            res.request().path()
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("{} is not supported here", res.request().method())
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            "Request body is larger than the configured limit".to_string()
+        }
         _ => status.canonical_reason().unwrap_or("Error").to_string(),
     };
     let (req, mut response) = res.into_parts();
@@ -133,8 +141,14 @@ mod tests {
     #[test]
     fn formats_timestamps() {
         assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000+00:00");
-        assert_eq!(format_rfc3339(1_712_570_400, 5), "2024-04-08T10:00:00.005+00:00");
-        assert_eq!(format_rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000+00:00");
+        assert_eq!(
+            format_rfc3339(1_712_570_400, 5),
+            "2024-04-08T10:00:00.005+00:00"
+        );
+        assert_eq!(
+            format_rfc3339(951_782_400, 0),
+            "2000-02-29T00:00:00.000+00:00"
+        );
     }
 
     #[test]

@@ -24,16 +24,27 @@ impl HttpMetrics {
             &["method", "route", "status"],
         )?;
         let duration = HistogramVec::new(
-            HistogramOpts::new("reverb_http_request_duration_seconds", "HTTP request latency.")
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+            HistogramOpts::new(
+                "reverb_http_request_duration_seconds",
+                "HTTP request latency.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
             &["route"],
         )?;
         let events = IntCounterVec::new(
-            Opts::new("reverb_events_received_total", "Events received on POST /, by Orca kind."),
+            Opts::new(
+                "reverb_events_received_total",
+                "Events received on POST /, by Orca kind.",
+            ),
             &["type"],
         )?;
         let callbacks = IntCounterVec::new(
-            Opts::new("reverb_callbacks_total", "Slack interactivity callbacks, by outcome."),
+            Opts::new(
+                "reverb_callbacks_total",
+                "Slack interactivity callbacks, by outcome.",
+            ),
             &["outcome"],
         )?;
         let build_info = IntGauge::with_opts(
@@ -69,7 +80,9 @@ pub async fn record(
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_string());
         let status = res.status().as_u16().to_string();
-        m.requests.with_label_values(&[&method, &route, &status]).inc();
+        m.requests
+            .with_label_values(&[&method, &route, &status])
+            .inc();
         m.duration
             .with_label_values(&[&route])
             .observe(started.elapsed().as_secs_f64());

@@ -4,5 +4,7 @@
 use actix_web::HttpResponse;
 
 pub async fn metadata() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body("[]")
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body("[]")
 }

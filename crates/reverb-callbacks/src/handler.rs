@@ -1,0 +1,267 @@
+//! The click handler: everything slow that follows a click, run after Slack was acknowledged.
+//! It takes a parsed [`Interaction`], so clicks arriving over HTTP and over Socket Mode share it.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reverb_model::OutboundMessage;
+use reverb_slack::{DeliveryEngine, SlackClient};
+use reverb_store::{JudgmentClaim, Store, StoreError};
+use tracing::Instrument;
+
+use crate::buttons::{Route, route};
+use crate::interaction::Interaction;
+use crate::metrics::JudgmentMetrics;
+use crate::orca::OrcaClient;
+use crate::replies;
+use crate::resolution::ResolutionRenderer;
+use crate::settings::CallbackSettings;
+use crate::{judgment, relay};
+
+/// How one click ended (also what `reverb_judgments_total`'s `outcome` label says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClickOutcome {
+    /// Orca recorded the judgment; the messages show it.
+    Recorded,
+    /// Orca reverted the judgment: the clicker lacks a required role.
+    Reverted,
+    /// Someone judged first; the messages show that judgment.
+    AlreadyJudged,
+    /// The stage no longer waits for a judgment (or is not a manual judgment).
+    NotRunning,
+    /// Another click on the same judgment is being handled right now.
+    InProgress,
+    /// No Spinnaker identity could be found for the clicker.
+    NoIdentity,
+    /// Orca was unreachable, refused, or did not store the judgment.
+    OrcaError,
+    /// Reverb's own store failed.
+    InternalError,
+    /// A Reverb judgment button whose value could not be read.
+    BadButton,
+    /// An Echo-style callback was delivered to its service.
+    Relayed,
+    /// An Echo-style callback could not be delivered.
+    RelayFailed,
+    /// Not a click Reverb acts on.
+    Ignored,
+}
+
+impl ClickOutcome {
+    /// The `outcome` label of `reverb_judgments_total`; `None` for clicks that are not judgments.
+    pub fn judgment_label(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Recorded => "recorded",
+            Self::Reverted => "reverted",
+            Self::AlreadyJudged => "already_judged",
+            Self::NotRunning => "not_running",
+            Self::InProgress => "in_progress",
+            Self::NoIdentity => "no_identity",
+            Self::OrcaError => "orca_error",
+            Self::InternalError => "internal_error",
+            Self::BadButton | Self::Relayed | Self::RelayFailed | Self::Ignored => return None,
+        })
+    }
+}
+
+/// A failure of Reverb's own store while handling a click.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreCallError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the store worker stopped")]
+    WorkerGone,
+}
+
+/// Handles clicks; cheap to clone.
+#[derive(Clone)]
+pub struct ClickHandler {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) delivery: DeliveryEngine,
+    pub(crate) slack: SlackClient,
+    pub(crate) http: reqwest::Client,
+    pub(crate) orca: OrcaClient,
+    pub(crate) settings: CallbackSettings,
+    pub(crate) renderer: Arc<dyn ResolutionRenderer>,
+    pub(crate) metrics: JudgmentMetrics,
+    /// Serialises re-opening a decided judgment whose stage waits again (see `judgment`).
+    pub(crate) reopen_lock: tokio::sync::Mutex<()>,
+}
+
+/// Where answers to the clicker go.
+pub(crate) struct ReplyTo<'a> {
+    pub(crate) channel_id: Option<&'a str>,
+    pub(crate) user_id: Option<&'a str>,
+}
+
+impl<'a> ReplyTo<'a> {
+    pub(crate) fn of(interaction: &'a Interaction) -> Self {
+        Self {
+            channel_id: interaction.channel_id.as_deref(),
+            user_id: interaction.user.id.as_deref(),
+        }
+    }
+}
+
+impl ClickHandler {
+    /// `slack` is the app client, used for `users.info`; every message goes through `delivery`.
+    /// Registers `reverb_judgments_total` in `registry`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        delivery: DeliveryEngine,
+        slack: SlackClient,
+        http: reqwest::Client,
+        settings: CallbackSettings,
+        renderer: Arc<dyn ResolutionRenderer>,
+        registry: &prometheus::Registry,
+    ) -> Result<Self, prometheus::Error> {
+        let metrics = JudgmentMetrics::register(registry)?;
+        let orca = OrcaClient::new(
+            http.clone(),
+            &settings.orca_base_url,
+            settings.request_timeout,
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                delivery,
+                slack,
+                http,
+                orca,
+                settings,
+                renderer,
+                metrics,
+                reopen_lock: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// Act on a verified click: judge in Orca, or relay to the service named in the callback id,
+    /// then update the message and tell the clicker. Never fails; problems are reported to the
+    /// clicker and logged.
+    pub async fn handle(&self, interaction: Interaction) -> ClickOutcome {
+        let span = tracing::info_span!(
+            "slack_click",
+            slack_user = interaction.user.id.as_deref().unwrap_or_default(),
+            channel = interaction.channel_id.as_deref().unwrap_or_default(),
+        );
+        let inner = &self.inner;
+        async move {
+            match route(&interaction) {
+                Route::Judgment(click) => {
+                    let outcome = judgment::judge(inner, &interaction, &click).await;
+                    inner.metrics.count(click.decision, outcome);
+                    tracing::info!(
+                        execution = %click.target.execution_id,
+                        stage_ref = %click.target.stage_ref_id,
+                        decision = click.decision.label(),
+                        outcome = ?outcome,
+                        "judgment click handled"
+                    );
+                    outcome
+                }
+                Route::BadJudgmentButton(why) => {
+                    tracing::warn!(reason = %why, "unreadable judgment button");
+                    inner
+                        .tell(&ReplyTo::of(&interaction), replies::bad_button(&why))
+                        .await;
+                    ClickOutcome::BadButton
+                }
+                Route::EchoCallback {
+                    service_id,
+                    message_id,
+                } => relay::relay(inner, &interaction, &service_id, &message_id).await,
+                Route::Ignored => {
+                    tracing::debug!("click on a button Reverb does not handle");
+                    ClickOutcome::Ignored
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+impl Inner {
+    /// Run a store call on a blocking thread.
+    pub(crate) async fn with_store<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreCallError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || call(store.as_ref()))
+            .await
+            .map_err(|_| StoreCallError::WorkerGone)?
+            .map_err(StoreCallError::from)
+    }
+
+    pub(crate) async fn claim(
+        &self,
+        key: &str,
+        claimant: &str,
+    ) -> Result<JudgmentClaim, StoreCallError> {
+        // A claim outlives the slowest possible judgment before another click may take it over.
+        let stale_ms = (self.settings.orca_retry_for
+            + self.settings.readback_timeout
+            + self.settings.request_timeout * 4)
+            .as_millis() as i64;
+        let (key, claimant) = (key.to_string(), claimant.to_string());
+        self.with_store(move |s| s.claim_judgment(&key, &claimant, now_ms(), stale_ms))
+            .await
+    }
+
+    /// Give the claim up so that a later click can try again.
+    pub(crate) async fn release(&self, key: &str) {
+        let key = key.to_string();
+        if let Err(e) = self
+            .with_store(move |s| s.finish_judgment(&key, "", false, now_ms()))
+            .await
+        {
+            tracing::error!(error = %e, "could not release a judgment claim; it expires on its own");
+        }
+    }
+
+    /// Persist messages in the outbox; the delivery engine sends them.
+    pub(crate) async fn send(&self, messages: Vec<OutboundMessage>) {
+        if let Err(e) = self.delivery.enqueue(messages).await {
+            tracing::error!(error = %e, "could not queue Slack messages for a click");
+        }
+    }
+
+    /// An ephemeral answer to the clicker.
+    pub(crate) async fn tell(&self, to: &ReplyTo<'_>, text: String) {
+        match (to.channel_id, to.user_id) {
+            (Some(channel), Some(user)) => {
+                self.send(vec![replies::ephemeral(channel, user, text)])
+                    .await
+            }
+            _ => {
+                tracing::warn!(message = %text, "cannot answer the clicker: the payload names no channel or user")
+            }
+        }
+    }
+
+    /// Deck's page of the execution, focused on the stage.
+    pub(crate) fn execution_url(
+        &self,
+        application: &str,
+        execution_id: &str,
+        stage_ref_id: &str,
+    ) -> String {
+        format!(
+            "{}/#/applications/{application}/executions/details/{execution_id}?refId={stage_ref_id}",
+            self.settings.spinnaker_base_url.trim_end_matches('/')
+        )
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

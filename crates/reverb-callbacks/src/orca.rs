@@ -1,0 +1,77 @@
+//! The two Orca calls a judgment needs, exactly as Deck makes them through Gate:
+//! `GET /pipelines/{id}` and `PATCH /pipelines/{id}/stages/{stageId}`.
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reverb_model::Execution;
+use serde_json::json;
+
+use crate::peer::{PeerFailure, path_segment, send};
+use crate::resolution::Decision;
+
+/// The header Orca (behind Gate) reads the caller's identity from.
+pub(crate) const SPINNAKER_USER_HEADER: &str = "X-SPINNAKER-USER";
+
+#[derive(Clone)]
+pub(crate) struct OrcaClient {
+    http: reqwest::Client,
+    base_url: String,
+    timeout: Duration,
+}
+
+impl OrcaClient {
+    pub(crate) fn new(http: reqwest::Client, base_url: &str, timeout: Duration) -> Self {
+        Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            timeout,
+        }
+    }
+
+    pub(crate) async fn execution(&self, execution_id: &str) -> Result<Execution, PeerFailure> {
+        let url = format!("{}/pipelines/{}", self.base_url, path_segment(execution_id));
+        let body = send(
+            self.http
+                .get(url)
+                .header(ACCEPT, "application/json")
+                .timeout(self.timeout),
+        )
+        .await?;
+        serde_json::from_str(&body)
+            .map_err(|e| PeerFailure::Invalid(format!("execution is not JSON: {e}")))
+    }
+
+    /// Record a judgment. Orca answers an empty 200 when the update failed inside, so success
+    /// here only means "sent"; the caller reads the stage back.
+    pub(crate) async fn judge(
+        &self,
+        execution_id: &str,
+        stage_id: &str,
+        decision: Decision,
+        judgment_input: Option<&str>,
+        user: &str,
+    ) -> Result<(), PeerFailure> {
+        let url = format!(
+            "{}/pipelines/{}/stages/{}",
+            self.base_url,
+            path_segment(execution_id),
+            path_segment(stage_id)
+        );
+        let body = json!({
+            "judgmentStatus": decision.orca_status(),
+            "judgmentInput": judgment_input,
+        });
+        send(
+            self.http
+                .patch(url)
+                .header(CONTENT_TYPE, "application/json")
+                .header(ACCEPT, "application/json")
+                .header(SPINNAKER_USER_HEADER, user)
+                .timeout(self.timeout)
+                .body(body.to_string()),
+        )
+        .await
+        .map(|_| ())
+    }
+}

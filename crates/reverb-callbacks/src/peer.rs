@@ -1,0 +1,186 @@
+//! Calls to Spinnaker services (Orca, Keel): one failure vocabulary and retry while the peer is
+//! down.
+
+use std::future::Future;
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
+use tokio::time::Instant;
+
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// Keep error texts from a peer short enough for a Slack message.
+const MAX_DETAIL_CHARS: usize = 300;
+
+/// Characters left literal in a URL path segment.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// How a call to a peer failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PeerFailure {
+    /// Connection refused, timeout, or a 5xx/408/429: worth retrying.
+    Unreachable(String),
+    /// The peer refused the request (4xx); `message` is its own explanation when it gave one.
+    Rejected { status: u16, message: String },
+    /// A 2xx whose body is not what was expected.
+    Invalid(String),
+}
+
+impl std::fmt::Display for PeerFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreachable(why) => write!(f, "unreachable ({why})"),
+            Self::Rejected { status, message } if message.is_empty() => write!(f, "HTTP {status}"),
+            Self::Rejected { status, message } => write!(f, "HTTP {status}: {message}"),
+            Self::Invalid(why) => write!(f, "unexpected answer ({why})"),
+        }
+    }
+}
+
+pub(crate) fn path_segment(raw: &str) -> String {
+    utf8_percent_encode(raw, PATH_SEGMENT).to_string()
+}
+
+/// Send a request and read the whole answer; the status decides success.
+pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<String, PeerFailure> {
+    let response = request.send().await.map_err(|e| {
+        if e.is_builder() {
+            // A bad URL or header: sending again cannot help.
+            PeerFailure::Invalid("the request could not be built".into())
+        } else {
+            PeerFailure::Unreachable(transport_reason(&e))
+        }
+    })?;
+    let status = response.status().as_u16();
+    let body = response
+        .text()
+        .await
+        .map_err(|e| PeerFailure::Unreachable(transport_reason(&e)))?;
+    match status {
+        200..=299 => Ok(body),
+        408 | 429 | 500..=599 => Err(PeerFailure::Unreachable(format!("HTTP {status}"))),
+        _ => Err(PeerFailure::Rejected {
+            status,
+            message: error_message(&body),
+        }),
+    }
+}
+
+/// Run `attempt` until it succeeds or fails for a reason other than the peer being unreachable,
+/// backing off exponentially; give up once `budget` is spent.
+pub(crate) async fn retry_while_unreachable<T, F, Fut>(
+    peer: &str,
+    budget: Duration,
+    mut attempt: F,
+) -> Result<T, PeerFailure>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, PeerFailure>>,
+{
+    let deadline = Instant::now() + budget;
+    let mut delay = FIRST_RETRY_DELAY;
+    loop {
+        match attempt().await {
+            Err(PeerFailure::Unreachable(why)) => {
+                if Instant::now() + delay > deadline {
+                    return Err(PeerFailure::Unreachable(why));
+                }
+                tracing::info!(peer, reason = %why, retry_in_ms = delay.as_millis() as u64, "peer unreachable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
+            }
+            other => return other,
+        }
+    }
+}
+
+fn transport_reason(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timeout".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else {
+        "transport error".into()
+    }
+}
+
+/// Spring's error body has `message` (and `error`); otherwise the body itself, shortened.
+fn error_message(body: &str) -> String {
+    let from_json = serde_json::from_str::<Value>(body).ok().and_then(|v| {
+        ["message", "error"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_string))
+    });
+    let text = from_json.unwrap_or_else(|| body.trim().to_string());
+    text.chars().take(MAX_DETAIL_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_escaped() {
+        assert_eq!(
+            path_segment("01HTZ8Q5M3K7V2N9P4R6S8T0WX"),
+            "01HTZ8Q5M3K7V2N9P4R6S8T0WX"
+        );
+        assert_eq!(path_segment("a/b c?"), "a%2Fb%20c%3F");
+    }
+
+    #[test]
+    fn spring_error_bodies_give_their_message() {
+        assert_eq!(
+            error_message(
+                r#"{"timestamp":1,"status":403,"error":"Forbidden","message":"Access denied"}"#
+            ),
+            "Access denied"
+        );
+        assert_eq!(error_message("  plain  "), "plain");
+        assert_eq!(error_message(&"x".repeat(1000)).len(), MAX_DETAIL_CHARS);
+    }
+
+    #[tokio::test]
+    async fn retries_only_while_unreachable_and_within_budget() {
+        let mut calls = 0;
+        let result: Result<(), _> = retry_while_unreachable("test", Duration::from_secs(5), || {
+            calls += 1;
+            let answer = if calls < 3 {
+                Err(PeerFailure::Unreachable("HTTP 503".into()))
+            } else {
+                Err(PeerFailure::Rejected {
+                    status: 403,
+                    message: String::new(),
+                })
+            };
+            async move { answer }
+        })
+        .await;
+        assert_eq!(calls, 3);
+        assert_eq!(
+            result,
+            Err(PeerFailure::Rejected {
+                status: 403,
+                message: String::new()
+            })
+        );
+
+        let mut calls = 0;
+        let result: Result<(), _> =
+            retry_while_unreachable("test", Duration::from_millis(100), || {
+                calls += 1;
+                async { Err(PeerFailure::Unreachable("connection failed".into())) }
+            })
+            .await;
+        assert_eq!(
+            calls, 1,
+            "a budget shorter than the first delay allows no retry"
+        );
+        assert!(matches!(result, Err(PeerFailure::Unreachable(_))));
+    }
+}

@@ -1,0 +1,688 @@
+//! Clicks end to end over real HTTP: fake Orca, Slack and Keel, an in-memory store and the real
+//! delivery engine.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use reverb_callbacks::{
+    ClickOutcome, Decision, IdentityFallback, LEGACY_ACTION_NAME, LEGACY_CALLBACK_ID,
+    callback_service_id, judgment_key, legacy_judgment_button_value,
+};
+use reverb_store::{JudgmentClaim, Store};
+use serde_json::{Value, json};
+
+use support::http::eventually;
+use support::*;
+
+fn key() -> String {
+    judgment_key(EXECUTION_ID, "1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_click_sends_decks_patch_as_the_clicker() {
+    let h = Harness::start(Options::default()).await;
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    h.record_posted_message();
+
+    let outcome = h
+        .handler
+        .handle(block_click(
+            "U0JANE0001",
+            "jane",
+            Decision::Continue,
+            Some("ship"),
+        ))
+        .await;
+    assert_eq!(outcome, ClickOutcome::Recorded);
+
+    let patches = h.orca.patches();
+    assert_eq!(patches.len(), 1);
+    let patch = &patches[0];
+    assert_eq!(
+        patch.path(),
+        format!("/pipelines/{EXECUTION_ID}/stages/{STAGE_ID}")
+    );
+    assert_eq!(
+        patch.json(),
+        json!({"judgmentStatus": "continue", "judgmentInput": "ship"})
+    );
+    assert_eq!(patch.header("X-SPINNAKER-USER"), Some("jane@example.com"));
+    assert_eq!(patch.header_count("X-SPINNAKER-USER"), 1);
+    assert!(
+        patch
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert_eq!(
+        h.slack.users_info_calls()[0].query("user").as_deref(),
+        Some("U0JANE0001")
+    );
+
+    let updates = eventually("the message update", WAIT, || {
+        let u = h.slack.updates();
+        (!u.is_empty()).then_some(u)
+    })
+    .await;
+    assert_eq!(updates[0]["channel"], CHANNEL_ID);
+    assert_eq!(updates[0]["ts"], "1712570401.000300");
+    assert_eq!(
+        updates[0]["text"],
+        "Approve production continue by jane@example.com (input ship) note none"
+    );
+    let recorded = h.store.judgment_outcome(&key()).unwrap().expect("decided");
+    let recorded: Value = serde_json::from_str(&recorded).unwrap();
+    assert_eq!(recorded["decision"], "continue");
+    assert_eq!(recorded["judged_by"], "jane@example.com");
+    assert_eq!(recorded["slack_user_id"], "U0JANE0001");
+    assert_eq!(
+        recorded["execution_url"],
+        format!(
+            "https://deck.example.com/#/applications/myapp/executions/details/{EXECUTION_ID}?refId=1"
+        )
+    );
+    assert_eq!(h.judgment_count("continue", "recorded"), 1);
+    assert!(
+        h.slack.ephemerals().is_empty(),
+        "a recorded judgment needs no private note"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_click_by_the_same_person_does_not_patch_again() {
+    let h = Harness::start(Options::default()).await;
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    h.record_posted_message();
+
+    let click = block_click("U0JANE0001", "jane", Decision::Stop, None);
+    assert_eq!(
+        h.handler.handle(click.clone()).await,
+        ClickOutcome::Recorded
+    );
+    assert_eq!(h.handler.handle(click).await, ClickOutcome::AlreadyJudged);
+
+    assert_eq!(h.orca.patches().len(), 1);
+    assert_eq!(
+        h.orca.patches()[0].json(),
+        json!({"judgmentStatus": "stop", "judgmentInput": null})
+    );
+    let ephemerals = eventually("the private note", WAIT, || {
+        let e = h.slack.ephemerals();
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    assert_eq!(ephemerals[0]["channel"], CHANNEL_ID);
+    assert_eq!(ephemerals[0]["user"], "U0JANE0001");
+    let text = ephemerals[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("already judged to *stop* by jane@example.com"),
+        "{text}"
+    );
+    // Both clicks leave the message showing the recorded decision.
+    let updates = eventually("two message updates", WAIT, || {
+        let u = h.slack.updates();
+        (u.len() == 2).then_some(u)
+    })
+    .await;
+    assert!(
+        texts(&updates)
+            .iter()
+            .all(|t| t.starts_with("Approve production stop by jane@example.com"))
+    );
+    assert_eq!(h.judgment_count("stop", "already_judged"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clicks_produce_one_patch() {
+    let h = Harness::start(Options::default()).await;
+    h.record_posted_message();
+    let people = ["U1", "U2", "U3", "U4", "U5", "U6"];
+    for (i, id) in people.iter().enumerate() {
+        h.slack.user_with_email(
+            id,
+            &format!("user{i}"),
+            Some(&format!("user{i}@example.com")),
+        );
+    }
+    let clicks: Vec<_> = people
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let handler = h.handler.clone();
+            let decision = if i % 2 == 0 {
+                Decision::Continue
+            } else {
+                Decision::Stop
+            };
+            let click = block_click(id, &format!("user{i}"), decision, None);
+            tokio::spawn(async move { handler.handle(click).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for c in clicks {
+        outcomes.push(c.await.unwrap());
+    }
+    assert_eq!(h.orca.patches().len(), 1, "outcomes: {outcomes:?}");
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == ClickOutcome::Recorded)
+            .count(),
+        1
+    );
+    assert!(
+        outcomes.iter().all(|o| matches!(
+            o,
+            ClickOutcome::Recorded | ClickOutcome::InProgress | ClickOutcome::AlreadyJudged
+        )),
+        "{outcomes:?}"
+    );
+    let winner = h.orca.patches()[0]
+        .header("X-SPINNAKER-USER")
+        .unwrap()
+        .to_string();
+    let recorded: Value =
+        serde_json::from_str(&h.store.judgment_outcome(&key()).unwrap().unwrap()).unwrap();
+    assert_eq!(recorded["judged_by"], winner.as_str());
+    // Everyone who lost the race is told privately.
+    eventually("private notes to the other clickers", WAIT, || {
+        (h.slack.ephemerals().len() == 5).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_click_on_a_judged_stage_does_not_patch() {
+    let mut execution: Value = serde_json::from_str(EXECUTION_FIXTURE).unwrap();
+    let stage = &mut execution["stages"][0];
+    stage["status"] = json!("TERMINAL");
+    stage["context"]["judgmentStatus"] = json!("stop");
+    stage["context"]["judgmentInput"] = json!("hold");
+    stage["context"]["lastModifiedBy"] = json!("bob@example.com");
+    let h = Harness::with_execution(Options::default(), execution).await;
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    h.record_posted_message();
+
+    let outcome = h
+        .handler
+        .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::AlreadyJudged);
+    assert!(h.orca.patches().is_empty());
+    let updates = eventually("the message update", WAIT, || {
+        let u = h.slack.updates();
+        (!u.is_empty()).then_some(u)
+    })
+    .await;
+    assert_eq!(
+        updates[0]["text"],
+        "Approve production stop by bob@example.com (input hold) note already judged by bob@example.com"
+    );
+    let ephemerals = eventually("the private note", WAIT, || {
+        let e = h.slack.ephemerals();
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    assert!(
+        ephemerals[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("already judged to *stop* by bob@example.com")
+    );
+    let recorded: Value =
+        serde_json::from_str(&h.store.judgment_outcome(&key()).unwrap().unwrap()).unwrap();
+    assert_eq!(recorded["decision"], "stop");
+    assert_eq!(h.judgment_count("continue", "already_judged"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_click_on_a_stage_that_ended_says_so() {
+    let mut execution: Value = serde_json::from_str(EXECUTION_FIXTURE).unwrap();
+    execution["stages"][0]["status"] = json!("CANCELED");
+    let h = Harness::with_execution(Options::default(), execution).await;
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    h.record_posted_message();
+
+    let outcome = h
+        .handler
+        .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::NotRunning);
+    assert!(h.orca.patches().is_empty());
+    let updates = eventually("the message update", WAIT, || {
+        let u = h.slack.updates();
+        (!u.is_empty()).then_some(u)
+    })
+    .await;
+    assert_eq!(
+        updates[0]["text"],
+        "Approve production none by nobody (input none) note no longer running (CANCELED)"
+    );
+    let ephemerals = eventually("the private note", WAIT, || {
+        let e = h.slack.ephemerals();
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    assert!(
+        ephemerals[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("this stage is CANCELED")
+    );
+    assert_eq!(h.judgment_count("continue", "not_running"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orca_reverting_an_unauthorised_judgment_is_reported_and_releases_the_claim() {
+    let h = Harness::start(Options::default()).await;
+    h.orca
+        .with_state(|s| s.authorised = Some(["boss@example.com".to_string()].into()));
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    h.slack
+        .user_with_email("U0BOSS0001", "boss", Some("boss@example.com"));
+    h.record_posted_message();
+
+    let outcome = h
+        .handler
+        .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::Reverted);
+    assert_eq!(h.orca.patches().len(), 1);
+    assert_eq!(h.orca.stage()["status"], "RUNNING");
+    assert_eq!(
+        h.store.judgment_outcome(&key()).unwrap(),
+        None,
+        "claim released"
+    );
+    let ephemerals = eventually("the private note", WAIT, || {
+        let e = h.slack.ephemerals();
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    let text = ephemerals[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "Orca did not accept your judgment: you are not in a role allowed to judge this stage (allowed roles: release-managers)."
+        ),
+        "{text}"
+    );
+    assert_eq!(ephemerals[0]["user"], "U0JANE0001");
+    assert_eq!(h.judgment_count("continue", "reverted"), 1);
+
+    // Someone allowed to judge still can.
+    let outcome = h
+        .handler
+        .handle(block_click("U0BOSS0001", "boss", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::Recorded);
+    assert_eq!(h.orca.patches().len(), 2);
+    let updates = eventually("the message update", WAIT, || {
+        let u = h.slack.updates();
+        (!u.is_empty()).then_some(u)
+    })
+    .await;
+    assert_eq!(updates.len(), 1, "the revert left the message unchanged");
+    assert!(
+        updates[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("continue by boss@example.com")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn judgment_is_recorded_once_orca_comes_back() {
+    let h = Harness::start(Options::default()).await;
+    h.orca.with_state(|s| s.unavailable_gets = 3);
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    // No recorded message: Reverb did not post it, so the click's response_url is used.
+
+    let outcome = h
+        .handler
+        .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::Recorded);
+    assert!(
+        h.orca.gets().len() >= 5,
+        "three failed reads, one good, then the read-back"
+    );
+    assert_eq!(h.orca.patches().len(), 1);
+    let posts = eventually("the response_url update", WAIT, || {
+        let p = h.slack.response_url_posts();
+        (!p.is_empty()).then_some(p)
+    })
+    .await;
+    assert_eq!(
+        posts[0].path(),
+        "/actions/T00000000/1111111111/zyxwvu9876543"
+    );
+    let body = posts[0].json();
+    assert_eq!(body["replace_original"], true);
+    assert_eq!(
+        body["text"],
+        "Approve production continue by jane@example.com (input none) note none"
+    );
+    assert!(h.slack.updates().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orca_down_for_too_long_releases_the_claim_and_keeps_the_buttons() {
+    let h = Harness::start(Options {
+        orca_retry_for: Duration::from_millis(600),
+        ..Options::default()
+    })
+    .await;
+    h.orca.with_state(|s| s.unavailable_gets = usize::MAX);
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    h.record_posted_message();
+
+    let outcome = h
+        .handler
+        .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::OrcaError);
+    assert!(h.orca.patches().is_empty());
+    assert!(h.orca.gets().len() >= 2, "retried");
+    let ephemerals = eventually("the private note", WAIT, || {
+        let e = h.slack.ephemerals();
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    assert!(
+        ephemerals[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Orca could not be reached")
+    );
+    assert!(h.slack.updates().is_empty() && h.slack.response_url_posts().is_empty());
+    assert_eq!(
+        h.store
+            .claim_judgment(&key(), "probe", now_ms(), 60_000)
+            .unwrap(),
+        JudgmentClaim::Granted,
+        "the claim was released"
+    );
+    assert_eq!(h.judgment_count("continue", "orca_error"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orca_refusing_the_patch_is_reported_with_its_reason() {
+    let h = Harness::start(Options::default()).await;
+    h.orca.with_state(|s| s.patch_status = 403);
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+
+    let outcome = h
+        .handler
+        .handle(block_click("U0JANE0001", "jane", Decision::Stop, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::OrcaError);
+    assert_eq!(h.orca.patches().len(), 1);
+    let ephemerals = eventually("the private note", WAIT, || {
+        let e = h.slack.ephemerals();
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    assert!(
+        ephemerals[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Orca refused it: you are not allowed to run this application's pipelines")
+    );
+    assert_eq!(h.store.judgment_outcome(&key()).unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orcas_empty_200_without_effect_is_not_taken_for_success() {
+    let h = Harness::start(Options {
+        readback_timeout: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await;
+    h.orca.with_state(|s| s.patch_lost = true);
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    h.record_posted_message();
+
+    let outcome = h
+        .handler
+        .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::OrcaError);
+    let ephemerals = eventually("the private note", WAIT, || {
+        let e = h.slack.ephemerals();
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    assert!(
+        ephemerals[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Orca answered but did not store it")
+    );
+    assert!(h.slack.updates().is_empty());
+    assert_eq!(h.store.judgment_outcome(&key()).unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_stage_can_be_judged_again() {
+    let h = Harness::start(Options::default()).await;
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    let click = block_click("U0JANE0001", "jane", Decision::Continue, None);
+    assert_eq!(
+        h.handler.handle(click.clone()).await,
+        ClickOutcome::Recorded
+    );
+
+    // Deck's "restart stage": status back to RUNNING, judgmentStatus removed.
+    h.orca.with_state(|s| {
+        let stage = &mut s.execution["stages"][0];
+        stage["status"] = json!("RUNNING");
+        let context = stage["context"].as_object_mut().unwrap();
+        context.remove("judgmentStatus");
+        context.remove("lastModifiedBy");
+    });
+    assert_eq!(h.handler.handle(click).await, ClickOutcome::Recorded);
+    assert_eq!(h.orca.patches().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_info_failure_falls_back_to_the_slack_username() {
+    let h = Harness::start(Options::default()).await;
+    h.slack.user("U0JANE0001", UserAnswer::HttpError(500));
+
+    let outcome = h
+        .handler
+        .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::Recorded);
+    assert_eq!(h.orca.patches()[0].header("X-SPINNAKER-USER"), Some("jane"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_fallback_a_missing_email_refuses_the_click() {
+    let h = Harness::start(Options {
+        identity_fallback: IdentityFallback::None,
+        ..Options::default()
+    })
+    .await;
+    h.slack.user_with_email("U0JANE0001", "jane", None);
+    h.slack
+        .user("U0BOB00001", UserAnswer::SlackError("missing_scope"));
+
+    let outcome = h
+        .handler
+        .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::NoIdentity);
+    let outcome = h
+        .handler
+        .handle(block_click("U0BOB00001", "bob", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::NoIdentity);
+    assert!(h.orca.patches().is_empty() && h.orca.gets().is_empty());
+    let ephemerals = eventually("two private notes", WAIT, || {
+        let e = h.slack.ephemerals();
+        (e.len() == 2).then_some(e)
+    })
+    .await;
+    let by_user = |id: &str| {
+        ephemerals
+            .iter()
+            .find(|e| e["user"] == id)
+            .and_then(|e| e["text"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    assert!(by_user("U0JANE0001").contains("Slack gives no e-mail address for you"));
+    assert!(by_user("U0JANE0001").contains("users:read.email"));
+    assert!(by_user("U0BOB00001").contains("`missing_scope`"));
+    assert_eq!(h.judgment_count("continue", "no_identity"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keel_round_trip_matches_echo() {
+    let h = Harness::start(Options::default()).await;
+    h.slack
+        .user_with_email("USJ9YG2DT", "john.doe", Some("john@doe.com"));
+    let click = keel_click();
+    assert_eq!(callback_service_id(&click).as_deref(), Some("keel"));
+
+    assert_eq!(h.handler.handle(click).await, ClickOutcome::Relayed);
+    let calls = h.keel.matching("POST", "/notifications/callback");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].json(),
+        json!({
+            "actionPerformed": {"type": "button", "name": "manual-judgement", "value": "OVERRIDE_PASS", "label": null},
+            "serviceId": "keel",
+            "messageId": "01DYNYK94DE4901K9P802DB4ZT",
+            "user": "john@doe.com"
+        })
+    );
+    assert_eq!(calls[0].header("X-SPINNAKER-USER"), Some("john@doe.com"));
+    assert!(
+        calls[0]
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+
+    let posts = eventually("the response_url rewrite", WAIT, || {
+        let p = h.slack.response_url_posts();
+        (!p.is_empty()).then_some(p)
+    })
+    .await;
+    assert_eq!(
+        posts[0].path(),
+        "/actions/T00000000/0123456789/abcdefgh1234567"
+    );
+    let body = posts[0].json();
+    let attachment = &body["attachments"][0];
+    assert_eq!(
+        attachment["text"],
+        "Manual approval required to deploy *myapp*\n\nUser <@USJ9YG2DT> clicked the *Approve* action."
+    );
+    assert!(attachment.get("actions").is_none());
+    assert_eq!(attachment["callback_id"], "keel:01DYNYK94DE4901K9P802DB4ZT");
+    assert_eq!(body["replace_original"], true);
+    assert!(h.orca.patches().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keel_callback_uses_the_username_when_users_info_fails() {
+    let h = Harness::start(Options::default()).await;
+    h.slack.user("USJ9YG2DT", UserAnswer::HttpError(503));
+
+    assert_eq!(h.handler.handle(keel_click()).await, ClickOutcome::Relayed);
+    let calls = h.keel.matching("POST", "/notifications/callback");
+    assert_eq!(calls[0].json()["user"], "john.doe");
+    assert_eq!(calls[0].header("X-SPINNAKER-USER"), Some("john.doe"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_to_an_unconfigured_service_tells_the_clicker() {
+    let h = Harness::start(Options::default()).await;
+    let mut payload: Value = serde_json::from_str(INTERACTIVE_FIXTURE).unwrap();
+    payload["callback_id"] = json!("swabbie:123");
+    let click = receive(&sign_payload(&payload));
+    assert_eq!(callback_service_id(&click).as_deref(), Some("swabbie"));
+
+    assert_eq!(h.handler.handle(click).await, ClickOutcome::RelayFailed);
+    assert!(h.keel.requests().is_empty());
+    let ephemerals = eventually("the private note", WAIT, || {
+        let e = h.slack.ephemerals();
+        (!e.is_empty()).then_some(e)
+    })
+    .await;
+    assert!(
+        ephemerals[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("`swabbie.baseUrl`")
+    );
+    assert_eq!(ephemerals[0]["user"], "USJ9YG2DT");
+    assert!(h.slack.response_url_posts().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clicks_on_other_block_kit_buttons_are_ignored() {
+    let h = Harness::start(Options::default()).await;
+    let payload: Value = serde_json::from_str(BLOCK_ACTIONS_FIXTURE).unwrap();
+    let click = receive(&sign_payload(&payload));
+    assert_eq!(callback_service_id(&click), None);
+    assert_eq!(h.handler.handle(click).await, ClickOutcome::Ignored);
+    assert!(h.orca.server.requests().is_empty());
+    assert!(h.slack.users_info_calls().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_attachment_judgment_buttons_work_too() {
+    let h = Harness::start(Options::default()).await;
+    h.slack
+        .user_with_email("USJ9YG2DT", "john.doe", Some("john@doe.com"));
+    let mut payload: Value = serde_json::from_str(INTERACTIVE_FIXTURE).unwrap();
+    payload["callback_id"] = json!(LEGACY_CALLBACK_ID);
+    payload["actions"][0]["name"] = json!(LEGACY_ACTION_NAME);
+    payload["actions"][0]["value"] = json!(legacy_judgment_button_value(
+        &target(Some("hold")),
+        Decision::Stop
+    ));
+    let click = receive(&sign_payload(&payload));
+    assert_eq!(callback_service_id(&click), None);
+
+    assert_eq!(h.handler.handle(click).await, ClickOutcome::Recorded);
+    let patches = h.orca.patches();
+    assert_eq!(patches.len(), 1);
+    assert_eq!(
+        patches[0].json(),
+        json!({"judgmentStatus": "stop", "judgmentInput": "hold"})
+    );
+    assert_eq!(patches[0].header("X-SPINNAKER-USER"), Some("john@doe.com"));
+    assert!(h.keel.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keel_callback_is_retried_while_keel_is_down() {
+    let h = Harness::start(Options::default()).await;
+    h.slack
+        .user_with_email("USJ9YG2DT", "john.doe", Some("john@doe.com"));
+    h.keel_failures.store(2, Ordering::SeqCst);
+
+    assert_eq!(h.handler.handle(keel_click()).await, ClickOutcome::Relayed);
+    assert_eq!(h.keel.matching("POST", "/notifications/callback").len(), 3);
+    eventually("the response_url rewrite", WAIT, || {
+        (!h.slack.response_url_posts().is_empty()).then_some(())
+    })
+    .await;
+}

@@ -1,0 +1,55 @@
+//! plan_event / plan_notification against Echo's own test cases and the shared fixtures.
+
+mod echo_agent;
+mod fixtures;
+mod notifications;
+mod threads;
+
+use reverb_model::{Event, Notification, OutboundMessage};
+use reverb_templates::{MessageStyle, TemplateEngine, TemplateOptions};
+use serde_json::Value;
+
+use crate::NotifyContext;
+
+pub(crate) fn templates(style: MessageStyle) -> TemplateEngine {
+    TemplateEngine::load(TemplateOptions {
+        override_dir: None,
+        style,
+    })
+    .unwrap()
+}
+
+/// Echo's agent spec uses `spinnakerUrl: 'http://spinnaker'`.
+pub(crate) fn ctx() -> NotifyContext {
+    NotifyContext {
+        spinnaker_base_url: "http://spinnaker".into(),
+        ..NotifyContext::default()
+    }
+}
+
+pub(crate) fn event(value: Value) -> Event {
+    serde_json::from_value(value).unwrap()
+}
+
+pub(crate) fn notification(value: Value) -> Notification {
+    serde_json::from_value(value).unwrap()
+}
+
+/// The first attachment of a message (attachments style: Echo's attachment).
+pub(crate) fn attachment(message: &OutboundMessage) -> &serde_json::Map<String, Value> {
+    message.message.attachments.as_ref().unwrap()[0]
+        .as_object()
+        .unwrap()
+}
+
+pub(crate) fn text_of(message: &OutboundMessage) -> String {
+    attachment(message)["text"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn engine_and_plans_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<TemplateEngine>();
+    shareable::<NotifyContext>();
+    shareable::<crate::NotificationPlan>();
+}

@@ -1,0 +1,159 @@
+//! A fake Orca: `GET /pipelines/{id}`, `PATCH /pipelines/{id}/stages/{stageId}` with Orca's exact
+//! semantics (including the empty 200 for an unknown stage and the silent revert of an
+//! unauthorised judgment), and a sample pipeline that posts Orca's events and manual-judgment
+//! notifications to Reverb.
+
+mod execution;
+mod judgment;
+mod messages;
+mod model;
+mod pipeline;
+mod routes;
+mod sample;
+mod state;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use model::{DeliveryKind, Judgment, OrcaDelivery, OrcaPatch};
+pub use sample::SamplePipeline;
+pub use state::OrcaState;
+
+use crate::error::SandboxError;
+use crate::http_server::{self, RunningServer};
+
+#[derive(Debug, Clone)]
+pub struct FakeOrcaConfig {
+    /// Reverb's base URL: events go to `POST {url}/`, notifications to `POST {url}/notifications`.
+    pub reverb_url: Option<String>,
+    pub bind: Option<SocketAddr>,
+    /// Fiat, reduced to role → users. Default: `release-managers` = jane@example.com, john@doe.com.
+    pub role_members: HashMap<String, Vec<String>>,
+    /// Every Orca endpoint answers this much later.
+    pub response_delay: Duration,
+}
+
+impl Default for FakeOrcaConfig {
+    fn default() -> Self {
+        Self {
+            reverb_url: None,
+            bind: None,
+            role_members: HashMap::from([(
+                "release-managers".to_owned(),
+                vec!["jane@example.com".to_owned(), "john@doe.com".to_owned()],
+            )]),
+            response_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// A running fake Orca. Dropping it stops the server.
+pub struct FakeOrca {
+    state: Arc<OrcaState>,
+    server: RunningServer,
+}
+
+/// Starts a fake Orca on `cfg.bind` (default `127.0.0.1:0`). Needs a tokio runtime.
+pub async fn start_fake_orca(cfg: FakeOrcaConfig) -> io::Result<FakeOrca> {
+    let runtime = http_server::current_runtime()?;
+    let listener = http_server::bind(cfg.bind)?;
+    let base_url = http_server::base_url(listener.local_addr()?);
+    let http = crate::http_client::build()?;
+    let state = Arc::new(OrcaState::new(
+        base_url,
+        cfg.role_members,
+        cfg.reverb_url,
+        cfg.response_delay,
+        http,
+        runtime.clone(),
+    ));
+    let server = RunningServer::spawn(listener, &runtime, routes::configure(state.clone()))?;
+    tracing::info!(url = %state.base_url(), "fake Orca listening");
+    Ok(FakeOrca { state, server })
+}
+
+impl FakeOrca {
+    /// `http://127.0.0.1:<port>` (Reverb's `orca.baseUrl`).
+    pub fn base_url(&self) -> String {
+        self.state.base_url().to_owned()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    pub fn state(&self) -> &Arc<OrcaState> {
+        &self.state
+    }
+
+    /// Stores (or replaces, by `id`) an execution in Orca's JSON.
+    pub fn put_execution(&self, execution: Value) {
+        self.state.put_execution(execution);
+    }
+
+    pub fn execution(&self, id: &str) -> Option<Value> {
+        self.state.execution(id)
+    }
+
+    /// A stage of an execution, by ULID `id` or by `refId`.
+    pub fn stage(&self, execution_id: &str, id_or_ref: &str) -> Option<Value> {
+        let execution = self.state.execution(execution_id)?;
+        execution::stage_by_id_or_ref(&execution, id_or_ref).cloned()
+    }
+
+    /// Every PATCH received, in order.
+    pub fn patches(&self) -> Vec<OrcaPatch> {
+        self.state.patches()
+    }
+
+    /// Everything posted to Reverb, in order.
+    pub fn deliveries(&self) -> Vec<OrcaDelivery> {
+        self.state.deliveries()
+    }
+
+    /// While down, every Orca endpoint answers 503 (the `/_sandbox/` controls keep working).
+    pub fn set_down(&self, down: bool) {
+        self.state.set_down(down);
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.state.set_delay(delay);
+    }
+
+    pub fn set_reverb_url(&self, url: Option<&str>) {
+        self.state.set_reverb_url(url.map(str::to_owned));
+    }
+
+    /// Starts the default sample pipeline (no judgment inputs) and returns its execution id once
+    /// Reverb has received its events and the `manualJudgment` notification.
+    pub async fn start_sample_pipeline(&self) -> String {
+        self.start_sample_pipeline_with(SamplePipeline::default())
+            .await
+    }
+
+    /// Starts a sample pipeline with other options, e.g. `SamplePipeline::with_inputs(&["ship", "hold"])`.
+    pub async fn start_sample_pipeline_with(&self, options: SamplePipeline) -> String {
+        pipeline::start_sample(&self.state, &options).await
+    }
+
+    /// A judgment made in Deck (the PATCH Deck sends) on the running judgment stage; returns the
+    /// execution as the PATCH answered it. The task runs a few ms later, as after any PATCH.
+    pub fn judge(
+        &self,
+        execution_id: &str,
+        judgment: Judgment,
+        user: &str,
+        input: Option<&str>,
+    ) -> Result<Value, SandboxError> {
+        pipeline::judge_in_deck(&self.state, execution_id, judgment, user, input, None)
+    }
+
+    pub async fn stop(self) {
+        self.server.stop().await;
+    }
+}

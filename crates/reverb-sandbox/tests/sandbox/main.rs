@@ -1,0 +1,9 @@
+//! Integration tests for the sandbox fakes, over real HTTP on 127.0.0.1.
+
+mod click;
+mod orca;
+mod rate_limit;
+mod recorder;
+mod runtime;
+mod slack_api;
+mod support;

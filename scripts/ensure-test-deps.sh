@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs beyond the Rust toolchain, when it is missing:
+#   prometheus + promtool (metrics lint, scrape test), chromium + chromedriver (browser test),
+#   python3-venv (chart tests). Debian packages; needs root (CI and our machines run as root).
+set -euo pipefail
+
+need=()
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
+}
+
+if [[ ${#need[@]} -eq 0 ]]; then
+  exit 0
+fi
+# De-duplicate.
+mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+if [[ $(id -u) -ne 0 ]]; then
+  echo "ensure-test-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
+  exit 1
+fi
+echo "ensure-test-deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
