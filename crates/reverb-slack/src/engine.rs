@@ -520,11 +520,11 @@ impl DeliveryEngine {
             Err(e) => return Some(Attempt::Failed(e)),
         };
         let mut thread_ts = None;
-        if let Some(key) = msg.thread_key.clone() {
-            if let Ok(Ok(Some(parent))) = self.blocking(move |s| s.message_ref(&key)).await {
-                channel = parent.channel_id;
-                thread_ts = Some(parent.ts);
-            }
+        if let Some(key) = msg.thread_key.clone()
+            && let Ok(Ok(Some(parent))) = self.blocking(move |s| s.message_ref(&key)).await
+        {
+            channel = parent.channel_id;
+            thread_ts = Some(parent.ts);
         }
         if !self.pace_lane(lane, shutdown).await {
             return None;

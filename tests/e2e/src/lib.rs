@@ -142,10 +142,10 @@ impl Reverb {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("reverb exited with {status} during start:\n{}", self.logs());
             }
-            if let Ok(r) = self.http.get(self.url("/health")).send().await {
-                if r.status().is_success() {
-                    return;
-                }
+            if let Ok(r) = self.http.get(self.url("/health")).send().await
+                && r.status().is_success()
+            {
+                return;
             }
             assert!(
                 Instant::now() < deadline,
@@ -178,8 +178,7 @@ impl Reverb {
     pub fn kill9(mut self) -> ConfigDir {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let config = std::mem::replace(&mut self.config, ConfigDir::new(&[]));
-        config
+        std::mem::replace(&mut self.config, ConfigDir::new(&[]))
     }
 
     /// SIGTERM and wait for a clean exit; returns the exit status code.

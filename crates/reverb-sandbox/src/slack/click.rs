@@ -92,6 +92,8 @@ enum Target {
     Block {
         block_id: String,
         element: Value,
+        /// Set when the block sits inside an attachment (Block Kit in a coloured attachment).
+        attachment: Option<usize>,
     },
     Attachment {
         index: usize,
@@ -104,52 +106,18 @@ fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value.get(key).and_then(Value::as_str)
 }
 
-/// Buttons and menus of a message, in display order.
+/// Buttons and menus of a message, in display order: the message's blocks, then per attachment
+/// its blocks and its legacy actions.
 fn targets(message: &SlackStoredMessage) -> Vec<Target> {
     let mut found = Vec::new();
-    // Blocks live at the top level or, for coloured messages, inside attachments; Slack sends
-    // `block_actions` for both.
-    let nested = message
-        .attachments
-        .iter()
-        .flat_map(|attachments| attachments.as_array().into_iter().flatten())
-        .filter_map(|attachment| attachment.get("blocks").and_then(Value::as_array))
-        .flatten();
-    for (index, block) in message
-        .blocks
-        .iter()
-        .flat_map(|blocks| blocks.as_array().into_iter().flatten())
-        .chain(nested)
-        .enumerate()
-    {
-        // Slack invents a block_id when the app gave none.
-        let block_id = str_field(block, "block_id")
-            .map_or_else(|| format!("sandbox-block-{index}"), str::to_owned);
-        let elements: Vec<&Value> = match str_field(block, "type") {
-            Some("actions") => block
-                .get("elements")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .collect(),
-            Some("section") => block.get("accessory").into_iter().collect(),
-            _ => Vec::new(),
-        };
-        for element in elements {
-            if matches!(str_field(element, "type"), Some("button" | "static_select")) {
-                found.push(Target::Block {
-                    block_id: block_id.clone(),
-                    element: element.clone(),
-                });
-            }
-        }
-    }
+    block_targets(message.blocks.as_ref(), None, &mut found);
     for (index, attachment) in message
         .attachments
         .iter()
         .flat_map(|attachments| attachments.as_array().into_iter().flatten())
         .enumerate()
     {
+        block_targets(attachment.get("blocks"), Some(index), &mut found);
         for action in attachment
             .get("actions")
             .and_then(Value::as_array)
@@ -167,6 +135,43 @@ fn targets(message: &SlackStoredMessage) -> Vec<Target> {
         }
     }
     found
+}
+
+fn block_targets(blocks: Option<&Value>, attachment: Option<usize>, found: &mut Vec<Target>) {
+    for (index, block) in blocks
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        // Slack invents a block_id when the app gave none.
+        let block_id = str_field(block, "block_id").map_or_else(
+            || match attachment {
+                Some(attachment) => format!("sandbox-block-{attachment}-{index}"),
+                None => format!("sandbox-block-{index}"),
+            },
+            str::to_owned,
+        );
+        let elements: Vec<&Value> = match str_field(block, "type") {
+            Some("actions") => block
+                .get("elements")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .collect(),
+            Some("section") => block.get("accessory").into_iter().collect(),
+            _ => Vec::new(),
+        };
+        for element in elements {
+            if matches!(str_field(element, "type"), Some("button" | "static_select")) {
+                found.push(Target::Block {
+                    block_id: block_id.clone(),
+                    element: element.clone(),
+                    attachment,
+                });
+            }
+        }
+    }
 }
 
 fn label(target: &Target) -> Option<&str> {
@@ -195,6 +200,29 @@ fn find_target(message: &SlackStoredMessage, wanted: &str) -> Option<Target> {
     candidates.into_iter().nth(position)
 }
 
+/// The `action` string that makes a click land on `element` (a Block Kit element or a legacy
+/// attachment action of `message`, as stored): the first of its `action_id`, `value`, label and
+/// `name` that [`find_target`] resolves to it. `None` when no such string singles it out.
+pub(crate) fn selector_for(message: &SlackStoredMessage, element: &Value) -> Option<String> {
+    let label = element.get("text").and_then(|text| match text {
+        Value::String(label) => Some(label.as_str()),
+        other => str_field(other, "text"),
+    });
+    let candidates = [
+        str_field(element, "action_id"),
+        str_field(element, "value"),
+        label,
+        str_field(element, "name"),
+    ];
+    candidates.into_iter().flatten().find_map(|candidate| {
+        let lands_on = match find_target(message, candidate)? {
+            Target::Block { element: found, .. } => found,
+            Target::Attachment { action, .. } => action,
+        };
+        (&lands_on == element).then(|| candidate.to_owned())
+    })
+}
+
 fn option_with_value<'a>(element: &'a Value, value: &str) -> Option<&'a Value> {
     element
         .get("options")?
@@ -219,7 +247,10 @@ fn block_state(
     let mut values: Map<String, Value> = Map::new();
     let mut option_placed = false;
     for target in targets(message) {
-        let Target::Block { block_id, element } = &target else {
+        let Target::Block {
+            block_id, element, ..
+        } = &target
+        else {
             continue;
         };
         if str_field(element, "type") != Some("static_select") {
@@ -313,18 +344,34 @@ fn block_actions_payload(
     target: &Target,
     request: &ClickRequest,
 ) -> Result<Value, SandboxError> {
-    let Target::Block { block_id, element } = target else {
+    let Target::Block {
+        block_id,
+        element,
+        attachment,
+    } = target
+    else {
         return Err(SandboxError::ActionNotFound {
             ts: request.ts.clone(),
             action: request.action.clone(),
         });
     };
-    let mut container = json!({
-        "type": "message",
-        "message_ts": context.message.ts,
-        "channel_id": context.channel.id,
-        "is_ephemeral": false,
-    });
+    let mut container = match attachment {
+        // Blocks inside an attachment: Slack names the container and the 1-based attachment.
+        Some(index) => json!({
+            "type": "message_attachment",
+            "message_ts": context.message.ts,
+            "attachment_id": index + 1,
+            "channel_id": context.channel.id,
+            "is_ephemeral": false,
+            "is_app_unfurl": false,
+        }),
+        None => json!({
+            "type": "message",
+            "message_ts": context.message.ts,
+            "channel_id": context.channel.id,
+            "is_ephemeral": false,
+        }),
+    };
     if let (Some(thread_ts), Some(map)) = (&context.message.thread_ts, container.as_object_mut()) {
         map.insert("thread_ts".into(), json!(thread_ts));
     }

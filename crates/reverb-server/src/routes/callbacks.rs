@@ -76,13 +76,13 @@ pub async fn slack_callback(
         outcome("malformed");
         ApiError::bad_request(e.to_string())
     })?;
-    if let Some(service) = callback_service_id(&interaction) {
-        if state.settings.service_base_url(&service).is_none() {
-            outcome("malformed");
-            return Err(ApiError::bad_request(
-                CallbackError::UnknownService(service).to_string(),
-            ));
-        }
+    if let Some(service) = callback_service_id(&interaction)
+        && state.settings.service_base_url(&service).is_none()
+    {
+        outcome("malformed");
+        return Err(ApiError::bad_request(
+            CallbackError::UnknownService(service).to_string(),
+        ));
     }
     outcome("accepted");
     // Slack gives 3 seconds; Orca or Keel may take longer, so the answer goes first.
