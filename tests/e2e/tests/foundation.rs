@@ -353,3 +353,46 @@ async fn sigterm_stops_cleanly_and_restart_reuses_the_store() {
     assert_eq!(r.status(), 200);
     let _ = Duration::ZERO;
 }
+
+#[tokio::test]
+async fn oversized_and_malformed_bodies_get_json_4xx() {
+    let reverb = Reverb::start("reverb:\n  server:\n    maxRequestBodySize: 1KB\n").await;
+    let big = format!(
+        r#"{{"details":{{"type":"orca:pipeline:complete"}},"content":{{"x":"{}"}}}}"#,
+        "a".repeat(4096)
+    );
+    let r = reverb.post_json("/", &big).await;
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], 413);
+    assert!(body["message"].as_str().unwrap().contains("1024"), "{body}");
+
+    let r = reverb.post_json("/", "{\"details\": ").await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "Bad Request");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Malformed event JSON"),
+        "{body}"
+    );
+
+    let r = reverb
+        .http
+        .post(reverb.url("/notifications"))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], 415);
+
+    // Still healthy after all that.
+    let r = reverb.http.get(reverb.url("/health")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
