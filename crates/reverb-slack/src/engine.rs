@@ -210,7 +210,10 @@ impl DeliveryEngine {
         let _ = self.inner.shutdown_tx.send(true);
         let deadline = Instant::now() + grace;
         while self.inner.running_lanes.load(Ordering::SeqCst) > 0 {
+            // Register before re-checking, so a lane finishing in between is not missed.
             let idle = self.inner.lanes_idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
             if self.inner.running_lanes.load(Ordering::SeqCst) == 0 {
                 break;
             }
