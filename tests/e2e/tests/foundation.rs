@@ -396,3 +396,44 @@ async fn oversized_and_malformed_bodies_get_json_4xx() {
     let r = reverb.http.get(reverb.url("/health")).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[test]
+fn slack_manifest_names_the_callback_url_scopes_and_bot() {
+    let dir = ConfigDir::new(&[
+        ("echo.yml", HALYARD_ECHO_YML),
+        ("echo-local.yml", SEED_ECHO_LOCAL),
+    ]);
+    let out = run_reverb(
+        &[
+            "--config-dir",
+            dir.path().to_str().unwrap(),
+            "slack-manifest",
+            "--url",
+            "https://gate.example.com/notifications/callbacks/slack",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("request_url: \"https://gate.example.com/notifications/callbacks/slack\""),
+        "{text}"
+    );
+    for scope in [
+        "chat:write",
+        "chat:write.public",
+        "users:read",
+        "users:read.email",
+    ] {
+        assert!(
+            text.contains(&format!("- {scope}\n")) || text.contains(&format!("- \"{scope}\"")),
+            "{scope} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("reverbbot"), "{text}");
+    assert!(!text.contains("xoxb-"), "no token in the manifest");
+}
