@@ -24,6 +24,9 @@ pub struct AppState {
     /// `None` unless Slack is enabled and a signing secret is configured.
     pub clicks: Option<Arc<ClickHandler>>,
     pub registry: Registry,
+    /// The main runtime: background work started by a request runs here, not on the actix
+    /// worker's runtime, which is dropped (cancelling its tasks) when the worker stops.
+    pub runtime: tokio::runtime::Handle,
 }
 
 impl AppState {

@@ -88,6 +88,20 @@ struct Inner {
     stopping: AtomicBool,
     running_lanes: AtomicUsize,
     lanes_idle: Notify,
+    /// The runtime the engine was started on. Lanes are spawned there, never on the runtime of
+    /// whoever called `enqueue` (an actix worker's runtime dies with the worker at shutdown).
+    runtime: tokio::runtime::Handle,
+}
+
+/// Counts a running lane; the count drops even if the task is cancelled.
+struct LaneGuard(Arc<Inner>);
+
+impl Drop for LaneGuard {
+    fn drop(&mut self) {
+        if self.0.running_lanes.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.lanes_idle.notify_waiters();
+        }
+    }
 }
 
 /// Per-channel queues, and every id queued anywhere (so a message is never queued twice).
@@ -132,6 +146,7 @@ impl DeliveryEngine {
                 stopping: AtomicBool::new(false),
                 running_lanes: AtomicUsize::new(0),
                 lanes_idle: Notify::new(),
+                runtime: tokio::runtime::Handle::current(),
             }),
         };
         let pending = engine.blocking(|s| s.pending()).await??;
@@ -148,7 +163,7 @@ impl DeliveryEngine {
     fn spawn_sweeper(&self) {
         let engine = self.clone();
         let mut shutdown = self.inner.shutdown_tx.subscribe();
-        tokio::spawn(async move {
+        self.inner.runtime.spawn(async move {
             while engine.sleep(Duration::from_secs(2), &mut shutdown).await {
                 let after = engine
                     .inner
@@ -258,9 +273,16 @@ impl DeliveryEngine {
         }
         for lane in to_start {
             self.inner.running_lanes.fetch_add(1, Ordering::SeqCst);
+            let guard = LaneGuard(self.inner.clone());
             let engine = self.clone();
             let span = tracing::info_span!("lane", channel = %lane);
-            tokio::spawn(async move { engine.run_lane(lane).await }.instrument(span));
+            self.inner.runtime.spawn(
+                async move {
+                    let _guard = guard;
+                    engine.run_lane(lane).await
+                }
+                .instrument(span),
+            );
         }
     }
 
@@ -324,9 +346,6 @@ impl DeliveryEngine {
             if let Some(id) = popped {
                 lanes.queued_ids.remove(&id);
             }
-        }
-        if self.inner.running_lanes.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.inner.lanes_idle.notify_waiters();
         }
     }
 

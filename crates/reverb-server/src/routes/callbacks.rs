@@ -86,7 +86,7 @@ pub async fn slack_callback(
     }
     outcome("accepted");
     // Slack gives 3 seconds; Orca or Keel may take longer, so the answer goes first.
-    tokio::spawn(async move {
+    state.runtime.spawn(async move {
         let result = clicks.handle(interaction).await;
         tracing::info!(outcome = ?result, "Slack click handled");
     });
