@@ -219,6 +219,7 @@ impl Application {
             templates,
             clicks,
             registry,
+            runtime: tokio::runtime::Handle::current(),
         });
         let http_metrics = web::Data::new(http_metrics);
 
