@@ -102,10 +102,8 @@ pub fn route(interaction: &Interaction) -> Route {
     };
     match interaction.kind {
         InteractionKind::BlockActions => {
-            let decision = match action.action_id.as_deref() {
-                Some(ACTION_CONTINUE) => Decision::Continue,
-                Some(ACTION_STOP) => Decision::Stop,
-                _ => return Route::Ignored,
+            let Some(decision) = action.action_id.as_deref().and_then(decision_of_action_id) else {
+                return Route::Ignored;
             };
             match read_value(action.value.as_deref()) {
                 Some((target, _)) => Route::Judgment(JudgmentClick { decision, target }),
@@ -117,10 +115,17 @@ pub fn route(interaction: &Interaction) -> Route {
         InteractionKind::InteractiveMessage => {
             let callback_id = interaction.callback_id.as_deref().unwrap_or_default();
             if callback_id == LEGACY_CALLBACK_ID {
+                // The decision travels in the value (`"d"`) or in the button's name
+                // (`judgment.continue` / `judgment.stop`).
+                let named = action.name.as_deref().and_then(decision_of_legacy_name);
                 return match read_value(action.value.as_deref()) {
                     Some((target, Some(decision))) => {
                         Route::Judgment(JudgmentClick { decision, target })
                     }
+                    Some((target, None)) if named.is_some() => Route::Judgment(JudgmentClick {
+                        decision: named.unwrap_or(Decision::Continue),
+                        target,
+                    }),
                     Some((_, None)) => {
                         Route::BadJudgmentButton("the button's value names no decision".into())
                     }
@@ -150,6 +155,33 @@ pub fn callback_service_id(interaction: &Interaction) -> Option<String> {
     }
 }
 
+/// `reverb.judgment.continue`, or `reverb.judgment.continue.N` for the approve button of the
+/// N-th judgment input (action ids must be unique within a message).
+fn decision_of_action_id(action_id: &str) -> Option<Decision> {
+    let matches = |base: &str| {
+        action_id == base
+            || action_id
+                .strip_prefix(base)
+                .and_then(|rest| rest.strip_prefix('.'))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if matches(ACTION_CONTINUE) {
+        Some(Decision::Continue)
+    } else if matches(ACTION_STOP) {
+        Some(Decision::Stop)
+    } else {
+        None
+    }
+}
+
+fn decision_of_legacy_name(name: &str) -> Option<Decision> {
+    match name.strip_prefix(LEGACY_ACTION_NAME)?.strip_prefix('.')? {
+        "continue" => Some(Decision::Continue),
+        "stop" => Some(Decision::Stop),
+        _ => None,
+    }
+}
+
 fn read_value(value: Option<&str>) -> Option<(JudgmentTarget, Option<Decision>)> {
     let parsed: ButtonValue = serde_json::from_str(value?).ok()?;
     if parsed.execution_id.is_empty() || parsed.stage_ref_id.is_empty() {
@@ -171,6 +203,30 @@ fn read_value(value: Option<&str>) -> Option<(JudgmentTarget, Option<Decision>)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn action_ids_with_an_input_index_keep_their_decision() {
+        assert_eq!(
+            decision_of_action_id("reverb.judgment.continue"),
+            Some(Decision::Continue)
+        );
+        assert_eq!(
+            decision_of_action_id("reverb.judgment.continue.2"),
+            Some(Decision::Continue)
+        );
+        assert_eq!(
+            decision_of_action_id("reverb.judgment.stop"),
+            Some(Decision::Stop)
+        );
+        assert_eq!(decision_of_action_id("reverb.judgment.continue."), None);
+        assert_eq!(decision_of_action_id("reverb.judgment.continuex"), None);
+        assert_eq!(decision_of_action_id("other"), None);
+        assert_eq!(
+            decision_of_legacy_name("judgment.stop"),
+            Some(Decision::Stop)
+        );
+        assert_eq!(decision_of_legacy_name("judgment"), None);
+    }
     use crate::interaction::{InteractionAction, SlackUserRef};
     use serde_json::Value;
 

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub details: Metadata,
     #[serde(default, deserialize_with = "null_as_default")]
     pub content: Map<String, Value>,
@@ -117,5 +117,7 @@ mod tests {
         .unwrap();
         assert_eq!(e.details.kind.as_deref(), Some("orca:pipeline:complete"));
         assert!(e.content.is_empty());
+        let null_details: Event = serde_json::from_str(r#"{"details":null,"content":{}}"#).unwrap();
+        assert!(null_details.details.kind.is_none());
     }
 }

@@ -72,6 +72,11 @@ pub struct OutboundMessage {
     /// parent case); otherwise an update with nothing to edit is dropped (the judgment case).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub post_if_missing: bool,
+    /// Not stored at all when this judgment was already decided through Reverb: the check and
+    /// the insert are one transaction, so an edit from Orca's side can never land after (and
+    /// overwrite) the richer view a click produced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unless_judgment_decided: Option<String>,
 }
 
 impl OutboundMessage {
@@ -90,6 +95,7 @@ impl OutboundMessage {
             thread_key: None,
             ephemeral_user: None,
             post_if_missing: false,
+            unless_judgment_decided: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! and the `reverb` command line.
 
 pub mod cli;
+pub mod echo;
 mod http;
 mod outbox_cmd;
 mod rendering;

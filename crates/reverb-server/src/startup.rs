@@ -43,12 +43,18 @@ pub enum BuildError {
     HttpClient(String),
     #[error("templates: {0}")]
     Templates(#[from] TemplateError),
+    #[error(transparent)]
+    Echo(#[from] crate::echo::EchoConfigError),
 }
 
 impl BuildError {
     /// Failures an operator fixes in configuration (exit code 2).
     pub fn is_configuration(&self) -> bool {
-        matches!(self, Self::Bind { .. } | Self::Templates(_))
+        match self {
+            Self::Bind { .. } | Self::Templates(_) => true,
+            Self::Echo(e) => e.is_configuration(),
+            _ => false,
+        }
     }
 }
 
@@ -57,6 +63,7 @@ pub struct Application {
     server: Server,
     port: u16,
     delivery: Option<DeliveryEngine>,
+    echo: Option<crate::echo::EchoPassthrough>,
     store: Arc<SqliteStore>,
 }
 
@@ -172,6 +179,15 @@ impl Application {
         let http_metrics = HttpMetrics::register(&registry)?;
         let delivery_metrics = DeliveryMetrics::register(&registry)?;
         let http = http_client(Duration::from_secs(30))?;
+        let echo = crate::echo::EchoPassthrough::from_settings(
+            &settings,
+            store.clone() as Arc<dyn Store>,
+            http.clone(),
+            &registry,
+        )?;
+        if let Some(echo) = &echo {
+            echo.start();
+        }
 
         let clients = slack_clients(&settings, &http);
         let delivery = if settings.slack.enabled {
@@ -214,13 +230,14 @@ impl Application {
         let state = web::Data::new(AppState {
             notify: notify_context(&settings),
             settings: settings.clone(),
-            store: store.clone(),
             delivery: delivery.clone(),
             templates,
             clicks,
             registry,
             runtime: tokio::runtime::Handle::current(),
+            echo: echo.clone(),
         });
+        let echo_data = echo.clone().map(web::Data::new);
         let http_metrics = web::Data::new(http_metrics);
 
         let address = format!("{}:{}", settings.server.address, settings.server.port);
@@ -237,7 +254,7 @@ impl Application {
             .port();
 
         let server = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
                 .app_data(state.clone())
                 .app_data(http_metrics.clone())
                 .wrap(from_fn(record))
@@ -259,8 +276,14 @@ impl Application {
                 .route(
                     "/notifications/callbacks/{source}",
                     web::post().to(routes::callbacks::slack_callback),
-                )
-                .default_service(web::to(fallback))
+                );
+            // Everything else goes to the Echo behind Reverb, when there is one.
+            match &echo_data {
+                Some(echo) => app
+                    .app_data(echo.clone())
+                    .default_service(web::to(crate::echo::proxy_to_echo)),
+                None => app.default_service(web::to(fallback)),
+            }
         })
         .listen(listener)
         .map_err(|source| BuildError::Bind {
@@ -275,6 +298,7 @@ impl Application {
             server,
             port,
             delivery,
+            echo,
             store,
         })
     }
@@ -290,6 +314,9 @@ impl Application {
         let result = self.server.await;
         if let Some(engine) = &self.delivery {
             engine.shutdown(Duration::from_secs(10)).await;
+        }
+        if let Some(echo) = &self.echo {
+            echo.shutdown(Duration::from_secs(5)).await;
         }
         let store = self.store.clone();
         match tokio::task::spawn_blocking(move || store.checkpoint()).await {

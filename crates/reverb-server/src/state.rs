@@ -8,7 +8,6 @@ use reverb_config::Settings;
 use reverb_model::OutboundMessage;
 use reverb_notify::NotifyContext;
 use reverb_slack::DeliveryEngine;
-use reverb_store::Store;
 use reverb_templates::TemplateEngine;
 
 use crate::http::errors::ApiError;
@@ -16,7 +15,6 @@ use crate::http::errors::ApiError;
 /// Shared application state, behind `web::Data`.
 pub struct AppState {
     pub settings: Arc<Settings>,
-    pub store: Arc<dyn Store>,
     /// `None` when Slack is disabled: Echo then sends nothing to Slack, and neither do we.
     pub delivery: Option<DeliveryEngine>,
     pub templates: Arc<TemplateEngine>,
@@ -27,6 +25,8 @@ pub struct AppState {
     /// The main runtime: background work started by a request runs here, not on the actix
     /// worker's runtime, which is dropped (cancelling its tasks) when the worker stops.
     pub runtime: tokio::runtime::Handle,
+    /// The Echo behind Reverb (`reverb.echo.baseUrl`), when there is one.
+    pub echo: Option<crate::echo::EchoPassthrough>,
 }
 
 impl AppState {
@@ -36,46 +36,25 @@ impl AppState {
         let Some(engine) = &self.delivery else {
             return Ok(());
         };
-        let messages = self.without_settled_judgment_updates(messages).await;
-        if messages.is_empty() {
-            return Ok(());
-        }
+        let messages = messages
+            .into_iter()
+            .map(guard_judgment_edit)
+            .collect::<Vec<_>>();
         engine.enqueue(messages).await.map(|_| ()).map_err(|e| {
             tracing::error!(error = %e, "could not store messages");
             ApiError::unavailable("Reverb could not store the messages; retry later")
         })
     }
+}
 
-    /// A judgment decided by a click in Slack already shows who decided and how; Orca's later
-    /// "judged" notification or stage event must not overwrite that richer view.
-    async fn without_settled_judgment_updates(
-        &self,
-        messages: Vec<OutboundMessage>,
-    ) -> Vec<OutboundMessage> {
-        if !messages.iter().any(|m| m.kind == "judgment_resolved") {
-            return messages;
-        }
-        let store = self.store.clone();
-        let checked = tokio::task::spawn_blocking(move || {
-            messages
-                .into_iter()
-                .filter(|m| {
-                    if m.kind != "judgment_resolved" {
-                        return true;
-                    }
-                    let key = m
-                        .ref_key
-                        .as_deref()
-                        .and_then(|k| k.split_once('@'))
-                        .map(|(judgment, _lane)| judgment.to_string());
-                    match key {
-                        Some(k) => !matches!(store.judgment_outcome(&k), Ok(Some(_))),
-                        None => true,
-                    }
-                })
-                .collect::<Vec<_>>()
-        })
-        .await;
-        checked.unwrap_or_default()
+/// A judgment decided by a click in Slack already shows who decided and how; Orca's later
+/// "judged" notification or stage event must not overwrite that richer view. The store drops
+/// such an edit atomically if the judgment is decided (see `OutboundMessage::unless_judgment_decided`).
+fn guard_judgment_edit(mut message: OutboundMessage) -> OutboundMessage {
+    if message.kind == "judgment_resolved"
+        && let Some((judgment, _lane)) = message.ref_key.as_deref().and_then(|k| k.split_once('@'))
+    {
+        message.unless_judgment_decided = Some(judgment.to_string());
     }
+    message
 }

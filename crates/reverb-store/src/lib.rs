@@ -19,7 +19,9 @@ use reverb_model::OutboundMessage;
 /// The storage interface. Methods are synchronous and fast; async callers run them on a
 /// blocking thread.
 pub trait Store: Send + Sync + 'static {
-    /// Persist messages atomically and return them with their ids, in the given order.
+    /// Persist messages atomically and return them with their ids, in the given order. A message
+    /// whose `unless_judgment_decided` names a decided judgment is left out, in the same
+    /// transaction.
     fn enqueue(
         &self,
         messages: &[OutboundMessage],

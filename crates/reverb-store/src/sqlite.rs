@@ -179,7 +179,15 @@ impl Store for SqliteStore {
                     "INSERT INTO outbox (lane, kind, body, created_ms, next_attempt_ms)
                      VALUES (?1, ?2, ?3, ?4, ?4)",
                 )?;
+                let mut decided = tx.prepare_cached(
+                    "SELECT 1 FROM judgments WHERE judgment_key = ?1 AND state = 'decided'",
+                )?;
                 for (message, body) in messages.iter().zip(&bodies) {
+                    if let Some(key) = &message.unless_judgment_decided
+                        && decided.exists([key])?
+                    {
+                        continue;
+                    }
                     insert.execute(params![message.lane(), message.kind, body, now_ms])?;
                     stored.push(StoredMessage {
                         id: tx.last_insert_rowid(),
@@ -653,6 +661,26 @@ mod tests {
             store.claim_judgment("k", "b", 2, 60_000).unwrap(),
             JudgmentClaim::Granted
         );
+    }
+
+    #[test]
+    fn edits_of_decided_judgments_are_not_stored() {
+        let store = SqliteStore::in_memory().unwrap();
+        let mut edit = msg("#a", "judged in Deck");
+        edit.unless_judgment_decided = Some("judgment:e:1".into());
+        assert_eq!(
+            store.enqueue(std::slice::from_ref(&edit), 1).unwrap().len(),
+            1
+        );
+        store
+            .claim_judgment("judgment:e:1", "U1", 2, 60_000)
+            .unwrap();
+        store
+            .finish_judgment("judgment:e:1", "continue by jane", true, 3)
+            .unwrap();
+        let stored = store.enqueue(&[edit, msg("#a", "other")], 4).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].message.message.text, "other");
     }
 
     #[test]

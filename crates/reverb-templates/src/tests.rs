@@ -441,7 +441,7 @@ fn judgment_buttons_as_legacy_attachments_five_per_attachment() {
     assert_eq!(first.len(), 5);
     assert_eq!(
         first[0],
-        json!({"type": "button", "name": "judgment", "text": "Approve: a", "value": r#"{"i":"a"}"#, "style": "primary"})
+        json!({"type": "button", "name": "judgment.continue", "text": "Approve: a", "value": r#"{"i":"a"}"#, "style": "primary"})
     );
     let second = attachments[1]["actions"].as_array().unwrap();
     assert_eq!(second.len(), 2);

@@ -97,8 +97,28 @@ impl Reverb {
         Self::spawn(config, port, env).await
     }
 
-    /// Start on an existing config folder (a restart keeps the store).
+    /// Start on an existing config folder (a restart keeps the store). If another test took
+    /// the port in the meantime, retry on a fresh one.
     pub async fn spawn(config: ConfigDir, port: u16, env: &[(&str, &str)]) -> Self {
+        let mut config = config;
+        let mut port = port;
+        for _ in 0..5 {
+            match Self::try_spawn(config, port, env).await {
+                Ok(me) => return me,
+                Err(returned) => {
+                    config = returned;
+                    port = free_port();
+                }
+            }
+        }
+        panic!("reverb could not bind a port after 5 attempts");
+    }
+
+    async fn try_spawn(
+        config: ConfigDir,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> Result<Self, ConfigDir> {
         let log_path = config.path().join(format!("reverb-{port}.log"));
         let log = std::fs::File::create(&log_path).expect("log file");
         let mut cmd = Command::new(reverb_bin());
@@ -132,20 +152,39 @@ impl Reverb {
             http,
             log_path,
         };
-        me.wait_healthy(Duration::from_secs(20)).await;
-        me
+        if me.wait_healthy(Duration::from_secs(20)).await {
+            Ok(me)
+        } else {
+            let _ = me.child.wait();
+            Err(std::mem::replace(&mut me.config, ConfigDir::new(&[])))
+        }
     }
 
-    async fn wait_healthy(&mut self, timeout: Duration) {
+    /// True once this process (not some other server that took the port) answers `/health`;
+    /// false when it could not bind its port.
+    async fn wait_healthy(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
+        // Text or JSON log format.
+        let listening = [
+            format!("port={}", self.port),
+            format!("\"port\":{}", self.port),
+        ];
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("reverb exited with {status} during start:\n{}", self.logs());
+                let logs = self.logs();
+                if logs.contains("cannot listen") || logs.contains("Address already in use") {
+                    return false;
+                }
+                panic!("reverb exited with {status} during start:\n{logs}");
             }
-            if let Ok(r) = self.http.get(self.url("/health")).send().await
+            let logs = self.logs();
+            let ours =
+                logs.contains("Reverb listening") && listening.iter().any(|l| logs.contains(l));
+            if ours
+                && let Ok(r) = self.http.get(self.url("/health")).send().await
                 && r.status().is_success()
             {
-                return;
+                return true;
             }
             assert!(
                 Instant::now() < deadline,

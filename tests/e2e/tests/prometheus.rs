@@ -37,7 +37,12 @@ async fn metrics_pass_promtool_check() {
     let reverb = Reverb::start(&slack_config(&slack.base_url())).await;
     drive_notifications(&reverb, 3).await;
     // An event and a bad request so that more label sets exist.
-    reverb.post_json("/", r#"{"details":{"type":"orca:pipeline:starting"},"content":{}}"#).await;
+    reverb
+        .post_json(
+            "/",
+            r#"{"details":{"type":"orca:pipeline:starting"},"content":{}}"#,
+        )
+        .await;
     reverb.post_json("/", "{").await;
     eventually(Duration::from_secs(10), "3 deliveries", || async {
         (slack.calls_to("chat.postMessage").len() >= 3).then_some(())
@@ -72,7 +77,12 @@ async fn metrics_pass_promtool_check() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool (Debian package `prometheus`; `make test` installs it)");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -109,7 +119,10 @@ async fn real_prometheus_scrapes_reverb() {
     .unwrap();
     let mut prometheus = Command::new("prometheus")
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -131,15 +144,22 @@ async fn real_prometheus_scrapes_reverb() {
         "http://127.0.0.1:{prom_port}/api/v1/query?query=sum(reverb_notifications_delivered_total%7Bjob%3D%22reverb%22%7D)"
     );
     let http = reverb.http.clone();
-    let delivered = eventually(Duration::from_secs(60), "Prometheus to report 5 deliveries", || {
-        let http = http.clone();
-        let query = query.clone();
-        async move {
-            let body: Value = http.get(&query).send().await.ok()?.json().await.ok()?;
-            let value = body["data"]["result"][0]["value"][1].as_str()?.parse::<f64>().ok()?;
-            (value >= 5.0).then_some(value)
-        }
-    })
+    let delivered = eventually(
+        Duration::from_secs(60),
+        "Prometheus to report 5 deliveries",
+        || {
+            let http = http.clone();
+            let query = query.clone();
+            async move {
+                let body: Value = http.get(&query).send().await.ok()?.json().await.ok()?;
+                let value = body["data"]["result"][0]["value"][1]
+                    .as_str()?
+                    .parse::<f64>()
+                    .ok()?;
+                (value >= 5.0).then_some(value)
+            }
+        },
+    )
     .await;
     assert_eq!(delivered, 5.0);
 

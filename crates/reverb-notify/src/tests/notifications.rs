@@ -345,10 +345,14 @@ fn manual_judgment_buttons_in_attachments_style() {
     assert_eq!(actions.len(), 3);
     assert_eq!(
         actions[0],
-        json!({"type": "button", "name": "judgment", "text": "Approve: ship", "style": "primary",
+        json!({"type": "button", "name": "judgment.continue", "text": "Approve: ship", "style": "primary",
                "value": r#"{"a":"myapp","e":"01HTZ8Q5M3K7V2N9P4R6S8T0WX","s":"1","i":"ship"}"#})
     );
     assert_eq!(actions[2]["text"], "Reject");
+    assert_eq!(
+        actions[2]["name"], "judgment.stop",
+        "the click handler reads the decision here"
+    );
     assert_eq!(actions[2]["confirm"]["title"], "Reject?");
 }
 

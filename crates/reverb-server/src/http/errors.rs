@@ -71,7 +71,12 @@ pub fn jsonify_errors<B: MessageBody + 'static>(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+    // Echo's own answers, relayed, stay exactly as Echo sent them.
+    let relayed = res
+        .response()
+        .extensions()
+        .contains::<crate::echo::RelayedFromEcho>();
+    if is_json || relayed {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -21,6 +21,10 @@ pub async fn receive_event(
     require_json(&req)?;
     let body = read_limited(&req, payload, state.settings.server.max_request_body_bytes).await?;
     let event: Event = parse_json(&body, "event")?;
+    // Echo's other listeners (triggers, e-mail, ...) get every event, stored first like Slack.
+    if let Some(echo) = &state.echo {
+        echo.forward_event(&req, &body).await?;
+    }
     let details_type = event.details.kind.as_deref().unwrap_or("");
     tracing::Span::current().record("event_type", details_type);
     let kind = OrcaEventType::parse(details_type)

@@ -21,6 +21,10 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
             });
         }
     }
+    if let Some(echo) = &state.echo {
+        // Reported, never required: Reverb's health does not depend on Echo's.
+        body["details"]["echo"] = echo.health_detail();
+    }
     HttpResponse::Ok().json(body)
 }
 

@@ -1,10 +1,15 @@
 //! `GET /notifications/metadata`: Echo lists plugin notification types here; Reverb has none,
-//! so the answer is Echo's with no plugins, `[]`.
+//! so the answer is Echo's with no plugins, `[]`, or the answer of the Echo behind Reverb.
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
 
-pub async fn metadata() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body("[]")
+use crate::state::AppState;
+
+pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    match &state.echo {
+        Some(echo) => echo.metadata().await,
+        None => HttpResponse::Ok()
+            .content_type("application/json")
+            .body("[]"),
+    }
 }

@@ -23,6 +23,13 @@ pub async fn create_notification(
 ) -> Result<HttpResponse, ApiError> {
     require_json(&req)?;
     let body = read_limited(&req, payload, state.settings.server.max_request_body_bytes).await?;
+    if let Some(echo) = &state.echo
+        && !is_slack(&body)
+    {
+        // E-mail, Jira, PagerDuty...: Echo's answer is the caller's answer (Orca's Jira stage
+        // reads `{"value":{"id","key","self"}}`).
+        return Ok(echo.forward_notification(&req, body).await);
+    }
     let notification: Notification = parse_json(&body, "notification")?;
     let span = tracing::Span::current();
     span.record(
@@ -43,4 +50,13 @@ pub async fn create_notification(
         // Slack disabled, or a type Reverb does not send: nothing takes it.
         _ => Ok(HttpResponse::Ok().finish()),
     }
+}
+
+/// Whether a notification is Reverb's: Slack, or unreadable / untyped (Reverb answers the 400).
+fn is_slack(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).map_or(true, |v| {
+        v.get("notificationType")
+            .and_then(serde_json::Value::as_str)
+            .is_none_or(|t| t.eq_ignore_ascii_case("slack"))
+    })
 }

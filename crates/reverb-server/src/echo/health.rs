@@ -1,0 +1,193 @@
+//! Echo's reachability, checked in the background and cached, so that Reverb's `/health` shows
+//! it without ever waiting on Echo. Reverb's own status never depends on it: Echo being down
+//! delays forwarded events, it does not stop Reverb's Slack work.
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::{Inner, error_chain, headers::FORWARDED_HEADER};
+use crate::http::errors::rfc3339_now;
+
+/// What the last check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EchoStatus {
+    /// Not checked yet.
+    Unknown,
+    Up,
+    /// Echo answered, but not UP (e.g. 503 `{"status":"DOWN"}` while its caches warm up).
+    Down,
+    /// No HTTP answer at all.
+    Unreachable,
+}
+
+impl EchoStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "UNKNOWN",
+            Self::Up => "UP",
+            Self::Down => "DOWN",
+            Self::Unreachable => "UNREACHABLE",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Check {
+    status: EchoStatus,
+    http_status: Option<u16>,
+    error: Option<String>,
+    checked_at: Option<String>,
+}
+
+pub(crate) struct HealthCache {
+    shown_url: String,
+    last: RwLock<Check>,
+}
+
+impl HealthCache {
+    pub(crate) fn new(shown_url: String) -> Self {
+        Self {
+            shown_url,
+            last: RwLock::new(Check {
+                status: EchoStatus::Unknown,
+                http_status: None,
+                error: None,
+                checked_at: None,
+            }),
+        }
+    }
+
+    fn record(&self, check: Check) -> EchoStatus {
+        let mut last = self.last.write().unwrap_or_else(PoisonError::into_inner);
+        let before = last.status;
+        *last = check;
+        before
+    }
+
+    pub(crate) fn detail(&self, forward_pending: i64) -> Value {
+        let last = self
+            .last
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        json!({
+            "baseUrl": self.shown_url,
+            "status": last.status.as_str(),
+            "reachable": matches!(last.status, EchoStatus::Up | EchoStatus::Down),
+            "httpStatus": last.http_status,
+            "error": last.error,
+            "lastChecked": last.checked_at,
+            "forwardPending": forward_pending,
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn status(&self) -> EchoStatus {
+        self.last
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .status
+    }
+}
+
+pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let check = probe(&inner).await;
+        let up = check.status == EchoStatus::Up;
+        let before = inner.health.record(check);
+        inner.metrics.set_up(up);
+        if up && before != EchoStatus::Up {
+            if before != EchoStatus::Unknown {
+                tracing::info!(echo = %inner.target.shown(), "Echo answers UP again");
+            }
+            inner.echo_back.notify_waiters();
+        } else if !up && before == EchoStatus::Up {
+            tracing::warn!(echo = %inner.target.shown(), "Echo is not UP; events for it wait in the store");
+        }
+        let interval = if up {
+            inner.timing.probe_interval_up
+        } else {
+            inner.timing.probe_interval_down
+        };
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn probe(inner: &Inner) -> Check {
+    let response = inner
+        .http
+        .get(inner.target.url("/health"))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .header(FORWARDED_HEADER, "1")
+        .timeout(inner.timing.probe_timeout)
+        .send()
+        .await;
+    let checked_at = Some(rfc3339_now());
+    match response {
+        Ok(response) => {
+            let code = response.status();
+            let body = response.bytes().await.unwrap_or_default();
+            Check {
+                status: status_from(code.is_success(), &body),
+                http_status: Some(code.as_u16()),
+                error: None,
+                checked_at,
+            }
+        }
+        Err(e) => Check {
+            status: EchoStatus::Unreachable,
+            http_status: None,
+            error: Some(error_chain(&e.without_url())),
+            checked_at,
+        },
+    }
+}
+
+/// Spring Boot's `{"status":"UP"}` when the body says; otherwise the HTTP status decides.
+fn status_from(success: bool, body: &[u8]) -> EchoStatus {
+    let said = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
+        v.get("status")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_uppercase)
+    });
+    match (said.as_deref(), success) {
+        (Some("UP"), true) => EchoStatus::Up,
+        (Some(_), _) | (None, false) => EchoStatus::Down,
+        (None, true) => EchoStatus::Up,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_spring_boot_health() {
+        assert_eq!(status_from(true, br#"{"status":"UP"}"#), EchoStatus::Up);
+        assert_eq!(
+            status_from(false, br#"{"status":"DOWN"}"#),
+            EchoStatus::Down
+        );
+        assert_eq!(
+            status_from(true, br#"{"status":"OUT_OF_SERVICE"}"#),
+            EchoStatus::Down
+        );
+        assert_eq!(status_from(true, b""), EchoStatus::Up);
+        assert_eq!(status_from(false, b"<html>"), EchoStatus::Down);
+    }
+
+    #[test]
+    fn detail_before_any_check() {
+        let cache = HealthCache::new("http://echo:8089".into());
+        let v = cache.detail(3);
+        assert_eq!(v["status"], "UNKNOWN");
+        assert_eq!(v["reachable"], false);
+        assert_eq!(v["forwardPending"], 3);
+        assert_eq!(v["baseUrl"], "http://echo:8089");
+    }
+}

@@ -1,0 +1,469 @@
+//! Shared by `events.rs`, `notifications.rs` and `judgments.rs`: one Reverb wired to a fake
+//! Slack, a fake Orca and a recorder standing in for Keel, plus small readers for what the fakes
+//! saw. Each test binary uses a different part of it.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use reverb_e2e::{Reverb, eventually};
+use reverb_sandbox::{
+    FakeOrca, FakeOrcaConfig, FakeSlack, FakeSlackConfig, Recorder, SlackCall, SlackStoredMessage,
+    start_fake_orca, start_fake_slack, start_recorder,
+};
+use serde_json::Value;
+
+/// The signing secret shared by the fake Slack and Reverb (when interactivity is on).
+pub const SIGNING_SECRET: &str = "e2e-signing-secret-8f742231b10e";
+/// Reverb's `slack.token`.
+pub const TOKEN: &str = "xoxb-test";
+/// `spinnaker.baseUrl`, as in Echo's agent spec.
+pub const DECK: &str = "http://spinnaker";
+pub const EXECUTION_ID: &str = "01HTZ8Q5M3K7V2N9P4R6S8T0WX";
+/// Deck's link to the fixtures' execution.
+pub const LINK: &str =
+    "http://spinnaker/#/applications/myapp/executions/details/01HTZ8Q5M3K7V2N9P4R6S8T0WX";
+/// How long anything asynchronous may take before a test gives up.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// A fixture under `tests/e2e/fixtures/` (e.g. `orca/event-pipeline-complete`).
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{}/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// How to configure Reverb for one test.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// Give Reverb the signing secret (interactivity, buttons on judgments).
+    pub interactive: bool,
+    /// `reverb.slack.messageStyle`.
+    pub style: &'static str,
+    pub threads: bool,
+    /// `slack.sendCompactMessages`.
+    pub compact: bool,
+    pub slack_enabled: bool,
+    /// Configure `keel.baseUrl` (the recorder).
+    pub keel: bool,
+    /// `reverb.server.maxRequestBodySize`.
+    pub max_body: Option<&'static str>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            interactive: false,
+            style: "blocks",
+            threads: false,
+            compact: false,
+            slack_enabled: true,
+            keel: true,
+            max_body: None,
+        }
+    }
+}
+
+impl Setup {
+    pub fn interactive() -> Self {
+        Self {
+            interactive: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn style(style: &'static str) -> Self {
+        Self {
+            style,
+            ..Self::default()
+        }
+    }
+
+    fn echo_local(&self, slack: &FakeSlack, orca: &FakeOrca, keel: &Recorder) -> String {
+        let mut yaml = format!(
+            "slack:\n  enabled: {}\n  token: {TOKEN}\n  baseUrl: {}\n",
+            self.slack_enabled,
+            slack.base_url()
+        );
+        if self.interactive {
+            yaml.push_str(&format!("  signing_secret: {SIGNING_SECRET}\n"));
+        }
+        if self.compact {
+            yaml.push_str("  sendCompactMessages: true\n");
+        }
+        yaml.push_str(&format!(
+            "orca:\n  baseUrl: {}\nspinnaker:\n  baseUrl: {DECK}\n",
+            orca.base_url()
+        ));
+        if self.keel {
+            yaml.push_str(&format!("keel:\n  baseUrl: {}\n", keel.base_url()));
+        }
+        yaml.push_str("reverb:\n");
+        if let Some(size) = self.max_body {
+            yaml.push_str(&format!("  server:\n    maxRequestBodySize: {size}\n"));
+        }
+        yaml.push_str(&format!(
+            "  slack:\n    responseUrlBase: {}\n    messageStyle: {}\n    threads: {}\n",
+            slack.base_url(),
+            self.style,
+            self.threads
+        ));
+        // Pacing is tested elsewhere; here it would only slow the tests down.
+        yaml.push_str(
+            "  delivery:\n    channelRate: 200\n    channelBurst: 200\n    initialBackoff: 100ms\n    maxBackoff: 1s\n",
+        );
+        yaml
+    }
+}
+
+/// Reverb and its peers, all on free ports.
+pub struct Harness {
+    pub slack: FakeSlack,
+    pub orca: FakeOrca,
+    pub keel: Recorder,
+    pub reverb: Reverb,
+}
+
+impl Harness {
+    pub async fn start(setup: Setup) -> Self {
+        let slack = start_fake_slack(FakeSlackConfig {
+            channel_rate_per_sec: 0.0,
+            signing_secret: SIGNING_SECRET.to_owned(),
+            ..FakeSlackConfig::default()
+        })
+        .await
+        .expect("fake Slack");
+        let orca = start_fake_orca(FakeOrcaConfig::default())
+            .await
+            .expect("fake Orca");
+        let keel = start_recorder(None).await.expect("recorder");
+        let yaml = setup.echo_local(&slack, &orca, &keel);
+        let reverb = start_reverb(&yaml).await;
+        let harness = Self {
+            slack,
+            orca,
+            keel,
+            reverb,
+        };
+        harness.connect();
+        harness
+    }
+
+    /// Point the fakes at Reverb's (current) port.
+    pub fn connect(&self) {
+        self.slack
+            .set_interactivity_url(Some(&self.reverb.url("/notifications/callbacks/slack")));
+        self.orca.set_reverb_url(Some(&self.reverb.url("")));
+    }
+
+    /// Restart Reverb on the same config folder and store (SIGTERM, then start again).
+    pub async fn restart(&mut self) {
+        assert_eq!(
+            self.reverb.terminate(),
+            Some(0),
+            "clean stop:\n{}",
+            self.reverb.logs()
+        );
+        let config = std::mem::replace(&mut self.reverb.config, reverb_e2e::ConfigDir::new(&[]));
+        let port = self.reverb.port;
+        self.reverb = Reverb::spawn(config, port, &[]).await;
+        self.connect();
+    }
+
+    /// POST a JSON body; the status and the body text.
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, String) {
+        let response = self.reverb.post_json(path, &body.to_string()).await;
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// POST `/` as Orca does, expecting Echo's answer: 200 with an empty body.
+    pub async fn event(&self, event: &Value) {
+        let (status, body) = self.post("/", event).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, ""),
+            "event answer; logs:\n{}",
+            self.reverb.logs()
+        );
+    }
+
+    /// POST `/notifications`; the status and the body text.
+    pub async fn notify(&self, notification: &Value) -> (u16, String) {
+        self.post("/notifications", notification).await
+    }
+
+    /// Wait until the outbox holds nothing pending: everything accepted so far was delivered
+    /// (or given up, which [`Harness::settle`] refuses).
+    pub async fn settle(&self) {
+        let reverb = &self.reverb;
+        let dead = eventually(WAIT, "the outbox to drain", || async {
+            let health: Value = reverb
+                .http
+                .get(reverb.url("/health"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let outbox = &health["details"]["outbox"];
+            (outbox["pending"].as_u64()? == 0).then(|| outbox["deadLetters"].as_u64())
+        })
+        .await;
+        assert_eq!(dead, Some(0), "dead letters; logs:\n{}", reverb.logs());
+    }
+
+    /// Poll `probe` (a look at the fakes) until it answers or [`WAIT`] passes; on timeout the
+    /// panic shows what Slack received and Reverb's log.
+    pub async fn wait_for<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Some(found) = probe() {
+                return found;
+            }
+            if std::time::Instant::now() >= deadline {
+                panic!(
+                    "timed out after {WAIT:?} waiting for {what}\nSlack calls:\n{}\nReverb log:\n{}",
+                    self.call_summary(),
+                    self.reverb.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// One line per request the fake Slack received.
+    pub fn call_summary(&self) -> String {
+        self.slack
+            .calls()
+            .iter()
+            .map(|c| {
+                format!(
+                    "  {} {} channel={:?} ts={:?} -> {} {}",
+                    c.id,
+                    c.method,
+                    c.arg_str("channel"),
+                    c.arg_str("ts"),
+                    c.status,
+                    c.response
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Wait until `channel` shows at least `count` messages; returns them.
+    pub async fn wait_posted(&self, channel: &str, count: usize) -> Vec<SlackStoredMessage> {
+        self.wait_for(&format!("{count} message(s) in {channel}"), || {
+            let messages = self.slack.posted(channel);
+            (messages.len() >= count).then_some(messages)
+        })
+        .await
+    }
+
+    /// Wait until some message of `channel` satisfies `check`; returns it.
+    pub async fn wait_message(
+        &self,
+        channel: &str,
+        what: &str,
+        check: impl Fn(&SlackStoredMessage) -> bool,
+    ) -> SlackStoredMessage {
+        self.wait_for(what, || {
+            self.slack.posted(channel).into_iter().find(|m| check(m))
+        })
+        .await
+    }
+
+    /// Wait for an ephemeral message to `user` in `channel` that satisfies `check`.
+    pub async fn wait_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        check: impl Fn(&str) -> bool,
+    ) -> SlackStoredMessage {
+        self.wait_for(&format!("an ephemeral message to {user}"), || {
+            self.slack
+                .ephemerals(channel)
+                .into_iter()
+                .find(|m| m.visible_to.as_deref() == Some(user) && check(&m.all_text()))
+        })
+        .await
+    }
+
+    /// The value of one sample of `/metrics` (0 when absent).
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = self
+            .reverb
+            .http
+            .get(self.reverb.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        metric_value(&text, name, labels)
+    }
+
+    /// Every `chat.postMessage` call the fake Slack received.
+    pub fn posts(&self) -> Vec<SlackCall> {
+        self.slack.calls_to("chat.postMessage")
+    }
+}
+
+/// `Reverb::start`, made safe against a lost port race: the free port it picks may be taken by
+/// another test's server (even another Reverb) before this Reverb binds it; this one then exits
+/// while the other answers `/health`. Such a start is retried on a new port.
+async fn start_reverb(echo_local: &str) -> Reverb {
+    const ATTEMPTS: usize = 3;
+    for attempt in 1..=ATTEMPTS {
+        let yaml = echo_local.to_owned();
+        match tokio::spawn(async move { Reverb::start(&yaml).await }).await {
+            Ok(mut reverb) => {
+                if bound_its_port(&mut reverb).await {
+                    return reverb;
+                }
+                eprintln!("attempt {attempt}: another server holds Reverb's port");
+            }
+            Err(e) => eprintln!("attempt {attempt}: Reverb did not start: {e}"),
+        }
+    }
+    panic!("Reverb did not start in {ATTEMPTS} attempts (see above)");
+}
+
+/// Whether this process (not some other server on the same port) is the one listening: its own
+/// log says so once it has bound the port, or says why it could not.
+async fn bound_its_port(reverb: &mut Reverb) -> bool {
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline {
+        let logs = reverb.logs();
+        if logs.contains("Reverb listening") {
+            return true;
+        }
+        if logs.contains("cannot listen") || matches!(reverb.child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// A sample from Prometheus text: the line `name{...}` whose labels include every `labels` pair.
+pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter(|line| {
+            labels
+                .iter()
+                .all(|(k, v)| line.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The first attachment of a message as Slack stores it.
+pub fn attachment(message: &SlackStoredMessage) -> &serde_json::Map<String, Value> {
+    message
+        .attachments
+        .as_ref()
+        .and_then(|a| a.get(0))
+        .and_then(Value::as_object)
+        .unwrap_or_else(|| panic!("no attachment in {message:#?}"))
+}
+
+/// The first attachment of a Web API call's arguments.
+pub fn call_attachment(call: &SlackCall) -> &serde_json::Map<String, Value> {
+    call.args["attachments"][0]
+        .as_object()
+        .unwrap_or_else(|| panic!("no attachment in {:#?}", call.args))
+}
+
+/// Blocks style: the mrkdwn text of the first section block of the first attachment.
+pub fn section_text(attachment: &serde_json::Map<String, Value>) -> &str {
+    attachment["blocks"]
+        .as_array()
+        .and_then(|blocks| blocks.iter().find(|b| b["type"] == "section"))
+        .and_then(|b| b["text"]["text"].as_str())
+        .unwrap_or_else(|| panic!("no section block in {attachment:#?}"))
+}
+
+/// Echo's text of a message in either style: `text` of the attachment, else its section block.
+pub fn echo_text(attachment: &serde_json::Map<String, Value>) -> &str {
+    match attachment.get("text").and_then(Value::as_str) {
+        Some(text) => text,
+        None => section_text(attachment),
+    }
+}
+
+/// Blocks style: the elements of the actions block (the judgment buttons), if any.
+pub fn block_buttons(message: &SlackStoredMessage) -> Vec<Value> {
+    let mut found = Vec::new();
+    let as_list =
+        |value: Option<&Value>| value.and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut blocks = as_list(message.blocks.as_ref());
+    for attachment in as_list(message.attachments.as_ref()) {
+        blocks.extend(as_list(attachment.get("blocks")));
+    }
+    for block in &blocks {
+        if block["type"] == "actions" {
+            found.extend(as_list(block.get("elements")));
+        }
+    }
+    found
+}
+
+/// The labels of block buttons.
+pub fn labels(buttons: &[Value]) -> Vec<String> {
+    buttons
+        .iter()
+        .map(|b| b["text"]["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Percent-decoding of a form value (`+` is a space).
+pub fn form_decode(encoded: &str) -> String {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ascii");
+                out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
+                i += 2;
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).expect("UTF-8 form value")
+}
+
+/// Java's `URLEncoder.encode(s, "UTF-8")`, as Spring (and so Gate) rebuilds a form body: letters,
+/// digits and `.-*_` stay literal, a space is `+`, everything else is `%XX` upper-case.
+pub fn java_url_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
+                out.push(char::from(byte))
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// Seconds since the epoch.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
