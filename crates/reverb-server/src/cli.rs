@@ -101,8 +101,9 @@ fn serve(settings: Settings) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "reverb failed");
-            eprintln!("reverb: {e:#}");
+            // The errors' own messages already carry their causes (file, line, key).
+            tracing::error!(error = %e, "reverb failed");
+            eprintln!("reverb: {e}");
             if e.downcast_ref::<crate::startup::BuildError>()
                 .is_some_and(crate::startup::BuildError::is_configuration)
             {

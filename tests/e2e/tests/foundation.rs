@@ -437,3 +437,40 @@ fn slack_manifest_names_the_callback_url_scopes_and_bot() {
     assert!(text.contains("reverbbot"), "{text}");
     assert!(!text.contains("xoxb-"), "no token in the manifest");
 }
+
+#[test]
+fn a_broken_template_override_stops_the_start_naming_file_and_line() {
+    let dir = ConfigDir::new(&[]);
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("pipeline.tera"),
+        "line one\n{{ execution.name \n",
+    )
+    .unwrap();
+    dir.write(
+        "echo-local.yml",
+        &format!("reverb:\n  templates:\n    dir: {}\n", templates.display()),
+    );
+    let out = run_reverb(
+        &["--config-dir", dir.path().to_str().unwrap()],
+        &[(
+            "REVERB_STORE_PATH",
+            dir.path().join("r.db").to_str().unwrap(),
+        )],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pipeline.tera"), "{err}");
+    let at = err.find("pipeline.tera:").expect("file named");
+    let line = &err[at + "pipeline.tera:".len()..];
+    assert!(
+        line.starts_with(|c: char| c.is_ascii_digit()),
+        "names the line: {err}"
+    );
+}
