@@ -193,23 +193,7 @@ impl SlackClient {
         );
         let mut body = message_body(message);
         body["channel"] = json!(channel);
-        let resp = self
-            .http
-            .post(url)
-            .header(CONTENT_TYPE, "application/json; charset=utf-8")
-            .timeout(self.config.timeout)
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(|e| SlackError::transport(METHOD, &e))?;
-        let status = resp.status().as_u16();
-        let retry_after = retry_after(&resp);
-        let text = resp.text().await.unwrap_or_default();
-        if status == 200 {
-            Ok(())
-        } else {
-            Err(SlackError::http(METHOD, status, retry_after, &text))
-        }
+        self.post_hook(METHOD, &url, &body).await
     }
 
     /// `chat.update` of a message this app posted (`channel` must be the channel ID).
@@ -278,7 +262,17 @@ impl SlackClient {
 
     /// POST a JSON body to an interaction's `response_url` (no token, no envelope).
     pub async fn post_response_url(&self, url: &str, body: &Value) -> Result<(), SlackError> {
-        const METHOD: &str = "response_url";
+        self.post_hook("response_url", url, body).await
+    }
+
+    /// POST JSON to a Slack hook URL (incoming webhook, `response_url`): no envelope, plain
+    /// HTTP status, `ok` text on success.
+    async fn post_hook(
+        &self,
+        method: &'static str,
+        url: &str,
+        body: &Value,
+    ) -> Result<(), SlackError> {
         let resp = self
             .http
             .post(url)
@@ -287,14 +281,14 @@ impl SlackClient {
             .body(body.to_string())
             .send()
             .await
-            .map_err(|e| SlackError::transport(METHOD, &e))?;
+            .map_err(|e| SlackError::transport(method, &e))?;
         let status = resp.status().as_u16();
         let retry_after = retry_after(&resp);
         let text = resp.text().await.unwrap_or_default();
         if status == 200 {
             Ok(())
         } else {
-            Err(SlackError::http(METHOD, status, retry_after, &text))
+            Err(SlackError::http(method, status, retry_after, &text))
         }
     }
 }
