@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: build release run demo test test-deps lint fmt test-rust test-chart test-browser bench clean
+.PHONY: build release run demo test test-deps lint fmt test-rust test-chart test-browser screenshots bench clean
 
 build:
 	$(CARGO) build --workspace --bins
@@ -31,7 +31,11 @@ test-rust: build
 test-chart:
 	scripts/chart-test.sh
 
+# CI runs keep docs/img/ as committed; `make screenshots` refreshes it.
 test-browser: build
+	BROWSER_TEST_DOC_SCREENSHOTS=0 scripts/browser-test.sh
+
+screenshots: build
 	scripts/browser-test.sh
 
 test: test-deps lint test-rust test-chart test-browser

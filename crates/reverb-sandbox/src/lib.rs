@@ -16,6 +16,7 @@ pub mod orca;
 mod recorder;
 mod signing;
 pub mod slack;
+mod ui;
 mod wait;
 
 pub use error::SandboxError;

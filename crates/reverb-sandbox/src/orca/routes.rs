@@ -28,6 +28,8 @@ pub(crate) fn configure(
     move |config: &mut web::ServiceConfig| {
         config
             .app_data(web::Data::from(state.clone()))
+            // The browser page first: its `/_sandbox/ui/…` must win over the control scope.
+            .configure(crate::ui::orca_page::configure)
             .service(
                 web::scope("/_sandbox")
                     .route("/pipelines", web::get().to(list_pipelines))

@@ -24,6 +24,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub(crate) use click::selector_for;
 pub use click::{ClickRequest, SignedInteraction};
 pub use model::{
     Failure, MessageOrigin, SlackAuth, SlackCall, SlackChannel, SlackStats, SlackStoredMessage,

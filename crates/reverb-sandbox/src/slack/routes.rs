@@ -12,13 +12,15 @@ use super::request::Incoming;
 use super::state::{PendingCall, SlackState};
 use super::{control, hooks, web_api};
 
-/// Every Slack-facing route; the control API and (later) browser pages are added beside them.
+/// Every Slack-facing route, with the browser page and the control API beside them.
 pub(crate) fn configure(
     state: Arc<SlackState>,
 ) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
     move |config: &mut web::ServiceConfig| {
         config
             .app_data(web::Data::from(state.clone()))
+            // The browser page first: its `/_sandbox/ui/…` must win over the control scope.
+            .configure(crate::ui::slack_page::configure)
             .route("/api/{method}", web::route().to(web_api_route))
             .route("/actions/{key:.*}", web::post().to(response_url_route))
             .configure(control::configure)

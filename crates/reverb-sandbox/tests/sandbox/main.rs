@@ -7,3 +7,4 @@ mod recorder;
 mod runtime;
 mod slack_api;
 mod support;
+mod ui;
