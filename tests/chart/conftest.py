@@ -40,6 +40,7 @@ METRICS = {
     "reverb_judgments_total": "counter",
     "reverb_echo_forward_total": "counter",
     "reverb_echo_forward_pending": "gauge",
+    "reverb_echo_up": "gauge",
     "reverb_build_info": "gauge",
 }
 
