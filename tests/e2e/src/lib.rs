@@ -236,14 +236,51 @@ impl Drop for Reverb {
 }
 
 /// Run `reverb <args>` to completion (for `reverb config`, start-up errors, `reverb outbox`).
+/// A run that does not end within 30 s (say, it started serving) is killed and fails the test.
 pub fn run_reverb(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(reverb_bin());
     cmd.args(args)
         .env_remove("SPRING_PROFILES_ACTIVE")
         .env_remove("REVERB_CONFIG_DIR")
-        .env("HOME", std::env::temp_dir());
+        .env("HOME", std::env::temp_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("run reverb")
+    let mut child = cmd.spawn().expect("run reverb");
+    // Drain both pipes on threads so a chatty child never blocks on a full pipe.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for reverb") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = stderr.join().unwrap_or_default();
+            panic!(
+                "reverb {args:?} did not exit within 30 s:\n{}",
+                String::from_utf8_lossy(&err)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
 }

@@ -208,8 +208,6 @@ fn start_up_errors_name_key_and_file_and_exit_2() {
         "the reference itself is not echoed: {err}"
     );
 
-    let missing = start_error(&[], &[]);
-    let _ = missing; // an empty dir is fine; the error below is for a missing one
     let out = run_reverb(&["--config-dir", "/nonexistent/reverb-config"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/reverb-config"));
