@@ -366,8 +366,7 @@ fn judgment_updates(
         judgment_input: decision
             .and(context.get("judgmentInput"))
             .and_then(|v| json::text(Some(v))),
-        decided_at_epoch_secs: json::millis_to_secs(content.get("endTime"))
-            .unwrap_or_else(now_epoch_secs),
+        decided_at: json::millis_to_secs(content.get("endTime")).unwrap_or_else(now_epoch_secs),
         note,
     };
     let message = render_judgment_resolution(&resolution, templates);

@@ -3,8 +3,7 @@
 
 use reverb_model::SlackMessage;
 use reverb_templates::{
-    Decision, JudgmentButton, JudgmentButtons, LayoutOptions, MessageContent, ResolvedView,
-    TemplateEngine,
+    Decision, JudgmentButton, JudgmentButtons, LayoutOptions, MessageContent, TemplateEngine,
 };
 use serde::{Deserialize, Serialize};
 
@@ -130,26 +129,9 @@ pub(crate) fn judgment_buttons(stage: &JudgmentStage<'_>, inputs: &[String]) -> 
     }
 }
 
-/// Everything the resolved view shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JudgmentResolution {
-    pub application: String,
-    pub execution_id: String,
-    pub stage_ref_id: String,
-    pub stage_name: String,
-    pub pipeline_name: Option<String>,
-    /// Deck link to the stage.
-    pub link: String,
-    /// `None`: the stage ended without a judgment (cancelled, timed out).
-    pub decision: Option<Decision>,
-    /// The Spinnaker identity that judged.
-    pub judged_by: Option<String>,
-    /// The Slack user who clicked (`U…`), when known.
-    pub slack_user_id: Option<String>,
-    pub judgment_input: Option<String>,
-    pub decided_at_epoch_secs: i64,
-    pub note: Option<String>,
-}
+/// Everything the resolved view shows: the templates' own view type, so there is one
+/// definition of what a resolved judgment carries.
+pub use reverb_templates::ResolvedView as JudgmentResolution;
 
 /// The message that replaces a manual-judgment message once it is decided: no buttons; the
 /// decision, who (Slack mention and Spinnaker identity), the chosen option and the time.
@@ -162,22 +144,8 @@ pub fn render_judgment_resolution(
         Some(Decision::Stop) => STOPPED_COLOR,
         None => UNJUDGED_COLOR,
     };
-    let view = ResolvedView {
-        application: r.application.clone(),
-        execution_id: r.execution_id.clone(),
-        stage_ref_id: r.stage_ref_id.clone(),
-        stage_name: r.stage_name.clone(),
-        pipeline_name: r.pipeline_name.clone(),
-        link: r.link.clone(),
-        decision: r.decision,
-        judged_by: r.judged_by.clone(),
-        slack_user_id: r.slack_user_id.clone(),
-        judgment_input: r.judgment_input.clone(),
-        decided_at: r.decided_at_epoch_secs,
-        note: r.note.clone(),
-    };
     templates.render(
-        &MessageContent::JudgmentResolved(view),
+        &MessageContent::JudgmentResolved(r.clone()),
         &LayoutOptions {
             color: color.to_string(),
             ..LayoutOptions::default()
@@ -267,7 +235,7 @@ mod tests {
                 judged_by: Some("jane@example.com".into()),
                 slack_user_id: Some("U012AB3CD".into()),
                 judgment_input: None,
-                decided_at_epoch_secs: 1_712_570_715,
+                decided_at: 1_712_570_715,
                 note: None,
             },
             &templates,

@@ -372,7 +372,7 @@ fn resolution(
         judged_by: view.judged_by.clone(),
         slack_user_id: None,
         judgment_input: view.judgment_input.clone(),
-        decided_at_epoch_secs: decided_at,
+        decided_at,
         note: None,
     }
 }

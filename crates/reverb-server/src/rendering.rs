@@ -28,7 +28,7 @@ pub fn judgment_renderer(templates: Arc<TemplateEngine>) -> Arc<dyn ResolutionRe
             judged_by: r.judged_by.clone(),
             slack_user_id: r.slack_user_id.clone(),
             judgment_input: r.judgment_input.clone(),
-            decided_at_epoch_secs: r.decided_at_epoch_secs,
+            decided_at: r.decided_at_epoch_secs,
             note: r.note.clone(),
         };
         render_judgment_resolution(&resolution, &templates)
