@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: Reverb's four benchmarks with fixed parameters (about 5 minutes on 2 cores).
+# make bench: Reverb's four benchmarks with fixed parameters (about 3 minutes on 2 cores, after the build).
 # Needs the release binaries (`cargo build --release --workspace --bins`; `make bench` builds them).
 # Every load goes to 127.0.0.1. Results: a table per benchmark on stdout, JSON in bench-results/,
 # and a summary of every target at the end. See docs/benchmarks.md.
