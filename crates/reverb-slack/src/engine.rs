@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reverb_model::{DeliveryMethod, OutboundMessage, SlackClientKind};
-use reverb_store::{MessageRef, Store, StoreError, StoredMessage};
+use reverb_store::{MessageRef, QueuedMessage, Store, StoreError, StoredMessage};
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore, watch};
 use tracing::Instrument;
@@ -104,10 +104,11 @@ impl Drop for LaneGuard {
     }
 }
 
-/// Per-channel queues, and every id queued anywhere (so a message is never queued twice).
+/// Per-channel queues of message ids (the messages stay in the store), and every id queued
+/// anywhere (so a message is never queued twice).
 #[derive(Default)]
 struct Lanes {
-    queues: HashMap<String, VecDeque<StoredMessage>>,
+    queues: HashMap<String, VecDeque<QueuedMessage>>,
     queued_ids: HashSet<i64>,
     /// Lanes with a running task; exactly one task per lane keeps the order.
     running: HashSet<String>,
@@ -149,7 +150,7 @@ impl DeliveryEngine {
                 runtime: tokio::runtime::Handle::current(),
             }),
         };
-        let pending = engine.blocking(|s| s.pending()).await??;
+        let pending = engine.blocking(|s| s.pending_queue(0)).await??;
         if !pending.is_empty() {
             tracing::info!(count = pending.len(), "resuming pending Slack messages");
         }
@@ -171,7 +172,7 @@ impl DeliveryEngine {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .highest_id;
-                if let Ok(Ok(found)) = engine.blocking(move |s| s.pending_after(after)).await {
+                if let Ok(Ok(found)) = engine.blocking(move |s| s.pending_queue(after)).await {
                     engine.dispatch(found);
                 }
             }
@@ -193,17 +194,12 @@ impl DeliveryEngine {
             self.inner
                 .metrics
                 .accepted
-                .with_label_values(&[&m.message.kind])
+                .with_label_values(&[&m.kind])
                 .inc();
         }
         let ids = stored.iter().map(|m| m.id).collect();
         self.dispatch(stored);
         Ok(ids)
-    }
-
-    /// Put a revived dead letter back in its lane.
-    pub fn resume(&self, message: StoredMessage) {
-        self.dispatch(vec![message]);
     }
 
     /// Refresh the outbox gauges (called before a scrape).
@@ -252,7 +248,7 @@ impl DeliveryEngine {
             .map_err(|_| EnqueueError::WorkerGone)
     }
 
-    fn dispatch(&self, messages: Vec<StoredMessage>) {
+    fn dispatch(&self, messages: Vec<QueuedMessage>) {
         if self.inner.stopping.load(Ordering::SeqCst) {
             return;
         }
@@ -264,7 +260,7 @@ impl DeliveryEngine {
                 if !lanes.queued_ids.insert(m.id) {
                     continue;
                 }
-                let lane = m.message.lane();
+                let lane = m.lane.clone();
                 lanes.queues.entry(lane.clone()).or_default().push_back(m);
                 if lanes.running.insert(lane.clone()) {
                     to_start.push(lane);
@@ -318,6 +314,13 @@ impl DeliveryEngine {
             {
                 break;
             }
+            let id = head.id;
+            let Ok(Ok(Some(head))) = self.blocking(move |s| s.pending_message(id)).await else {
+                // No longer pending (dropped by `reverb outbox drop`), or the store failed: forget
+                // it here; a message that is still pending is queued again at the next start.
+                self.pop_head(&lane, id);
+                continue;
+            };
             let span = tracing::info_span!(
                 "deliver",
                 id = head.id,
@@ -330,23 +333,26 @@ impl DeliveryEngine {
                 .instrument(span.clone())
                 .await;
             let Some(attempt) = attempt else { break };
-            let keep_head = self.settle(&head, attempt).instrument(span).await;
-            let mut lanes = self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner());
-            let mut popped = None;
-            if let Some(queue) = lanes.queues.get_mut(&lane) {
-                match keep_head {
-                    Some(updated) => {
-                        if let Some(front) = queue.front_mut() {
-                            *front = updated;
-                        }
+            match self.settle(&head, attempt).instrument(span).await {
+                Some(retry) => {
+                    let mut lanes = self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(front) = lanes.queues.get_mut(&lane).and_then(|q| q.front_mut()) {
+                        front.next_attempt_ms = retry.next_attempt_ms;
                     }
-                    None => popped = queue.pop_front().map(|m| m.id),
                 }
-            }
-            if let Some(id) = popped {
-                lanes.queued_ids.remove(&id);
+                None => self.pop_head(&lane, head.id),
             }
         }
+    }
+
+    fn pop_head(&self, lane: &str, id: i64) {
+        let mut lanes = self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(queue) = lanes.queues.get_mut(lane)
+            && queue.front().is_some_and(|m| m.id == id)
+        {
+            queue.pop_front();
+        }
+        lanes.queued_ids.remove(&id);
     }
 
     /// Sleep unless shutting down; false when shutdown interrupted it.

@@ -11,7 +11,8 @@ mod types;
 
 pub use sqlite::SqliteStore;
 pub use types::{
-    ForwardedRequest, JudgmentClaim, MessageRef, OutboxStats, StoreError, StoredMessage,
+    ForwardedRequest, JudgmentClaim, MessageRef, OutboxStats, QueuedMessage, StoreError,
+    StoredMessage,
 };
 
 use reverb_model::OutboundMessage;
@@ -26,12 +27,15 @@ pub trait Store: Send + Sync + 'static {
         &self,
         messages: &[OutboundMessage],
         now_ms: i64,
-    ) -> Result<Vec<StoredMessage>, StoreError>;
-    /// Every pending message, oldest first (what a restarted process must deliver).
+    ) -> Result<Vec<QueuedMessage>, StoreError>;
+    /// Every pending message, oldest first (for listing).
     fn pending(&self) -> Result<Vec<StoredMessage>, StoreError>;
-    /// Pending messages with an id above `after_id` (added by another process, e.g. a dead
-    /// letter revived by `reverb outbox retry`).
-    fn pending_after(&self, after_id: i64) -> Result<Vec<StoredMessage>, StoreError>;
+    /// The queue entries of pending messages with an id above `after_id`, oldest first: all of
+    /// them at start (`0`), later those added by another process (a dead letter revived by
+    /// `reverb outbox retry`).
+    fn pending_queue(&self, after_id: i64) -> Result<Vec<QueuedMessage>, StoreError>;
+    /// One pending message, when it is still pending.
+    fn pending_message(&self, id: i64) -> Result<Option<StoredMessage>, StoreError>;
     /// Slack confirmed the message: remove it and, when given, record where it landed.
     fn complete(
         &self,

@@ -8,7 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::Store;
 use crate::migrations::MIGRATIONS;
 use crate::types::{
-    ForwardedRequest, JudgmentClaim, MessageRef, OutboxStats, StoreError, StoredMessage,
+    ForwardedRequest, JudgmentClaim, MessageRef, OutboxStats, QueuedMessage, StoreError,
+    StoredMessage,
 };
 use reverb_model::OutboundMessage;
 
@@ -166,14 +167,14 @@ impl Store for SqliteStore {
         &self,
         messages: &[OutboundMessage],
         now_ms: i64,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
         let bodies = messages
             .iter()
             .map(|m| serde_json::to_string(m).map_err(StoreError::Encode))
             .collect::<Result<Vec<_>, _>>()?;
         self.with(|conn| {
             let tx = conn.transaction()?;
-            let mut stored = Vec::with_capacity(messages.len());
+            let mut queued = Vec::with_capacity(messages.len());
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO outbox (lane, kind, body, created_ms, next_attempt_ms)
@@ -188,19 +189,18 @@ impl Store for SqliteStore {
                     {
                         continue;
                     }
-                    insert.execute(params![message.lane(), message.kind, body, now_ms])?;
-                    stored.push(StoredMessage {
+                    let lane = message.lane();
+                    insert.execute(params![lane, message.kind, body, now_ms])?;
+                    queued.push(QueuedMessage {
                         id: tx.last_insert_rowid(),
-                        message: message.clone(),
-                        created_ms: now_ms,
-                        attempts: 0,
+                        lane,
+                        kind: message.kind.clone(),
                         next_attempt_ms: now_ms,
-                        last_error: None,
                     });
                 }
             }
             tx.commit()?;
-            Ok(stored)
+            Ok(queued)
         })
     }
 
@@ -208,15 +208,38 @@ impl Store for SqliteStore {
         self.with(|c| select_messages(c, "pending"))
     }
 
-    fn pending_after(&self, after_id: i64) -> Result<Vec<StoredMessage>, StoreError> {
+    fn pending_queue(&self, after_id: i64) -> Result<Vec<QueuedMessage>, StoreError> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE state = 'pending' AND id > ?1 ORDER BY id"
-            ))?;
+            let mut stmt = c.prepare_cached(
+                "SELECT id, lane, kind, next_attempt_ms FROM outbox
+                 WHERE state = 'pending' AND id > ?1 ORDER BY id",
+            )?;
             let rows = stmt
-                .query_map([after_id], read_message)?
+                .query_map([after_id], |r| {
+                    Ok(QueuedMessage {
+                        id: r.get(0)?,
+                        lane: r.get(1)?,
+                        kind: r.get(2)?,
+                        next_attempt_ms: r.get(3)?,
+                    })
+                })?
                 .collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter().map(decode).collect()
+            Ok(rows)
+        })
+    }
+
+    fn pending_message(&self, id: i64) -> Result<Option<StoredMessage>, StoreError> {
+        self.with(|c| {
+            let row = c
+                .query_row(
+                    &format!(
+                        "SELECT {MESSAGE_COLUMNS} FROM outbox WHERE id = ?1 AND state = 'pending'"
+                    ),
+                    [id],
+                    read_message,
+                )
+                .optional()?;
+            row.map(decode).transpose()
         })
     }
 
@@ -545,6 +568,7 @@ mod tests {
                 .unwrap();
             assert_eq!(stored.len(), 3);
             assert!(stored[0].id < stored[1].id && stored[1].id < stored[2].id);
+            assert_eq!(stored[1].lane, "b");
         }
         let store = SqliteStore::open(&path).unwrap();
         let pending = store.pending().unwrap();
@@ -585,8 +609,13 @@ mod tests {
         assert_eq!(revived.attempts, 0);
         assert_eq!(store.pending().unwrap().len(), 1);
         assert!(store.revive(id, 9000).unwrap().is_none());
-        assert_eq!(store.pending_after(revived.id - 1).unwrap().len(), 1);
-        assert!(store.pending_after(revived.id).unwrap().is_empty());
+        assert_eq!(store.pending_queue(revived.id - 1).unwrap().len(), 1);
+        assert!(store.pending_queue(revived.id).unwrap().is_empty());
+        assert_eq!(
+            store.pending_message(revived.id).unwrap().map(|m| m.id),
+            Some(revived.id)
+        );
+        assert!(store.pending_message(id).unwrap().is_none());
         store.dead_letter(revived.id, "again", 9000).unwrap();
         assert!(store.drop_dead_letter(revived.id).unwrap());
         assert!(!store.drop_dead_letter(revived.id).unwrap());
@@ -680,7 +709,9 @@ mod tests {
             .unwrap();
         let stored = store.enqueue(&[edit, msg("#a", "other")], 4).unwrap();
         assert_eq!(stored.len(), 1);
-        assert_eq!(stored[0].message.message.text, "other");
+        let pending = store.pending().unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[1].message.message.text, "other");
     }
 
     #[test]

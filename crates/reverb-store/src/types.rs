@@ -30,6 +30,18 @@ pub struct StoredMessage {
     pub last_error: Option<String>,
 }
 
+/// A pending message as a delivery queue holds it: just enough to schedule it. The message
+/// itself stays in the store until it reaches the head of its channel's queue, so a long
+/// backlog (a Slack outage) costs disk, not memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    pub id: i64,
+    /// The ordering lane (`OutboundMessage::lane`).
+    pub lane: String,
+    pub kind: String,
+    pub next_attempt_ms: i64,
+}
+
 /// Where a delivered message landed: what `chat.update` and `thread_ts` need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageRef {
