@@ -14,6 +14,7 @@ mod json;
 mod judgment;
 mod links;
 mod notifications;
+mod probe;
 
 pub use events::plan_event;
 pub use judgment::{
@@ -23,6 +24,7 @@ pub use judgment::{
 };
 pub use links::{execution_link, execution_ref_key, judgment_ref_key};
 pub use notifications::plan_notification;
+pub use probe::EventProbe;
 pub use reverb_templates::Decision;
 
 use reverb_model::OutboundMessage;
