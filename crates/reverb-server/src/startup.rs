@@ -18,7 +18,6 @@ use reverb_slack::{
 };
 use reverb_store::{SqliteStore, Store, StoreError};
 use reverb_templates::{MessageStyle, TemplateEngine, TemplateError, TemplateOptions};
-use tracing_actix_web::TracingLogger;
 
 use crate::http::errors::{ApiError, jsonify_errors};
 use crate::http::metrics::{HttpMetrics, record};
@@ -260,7 +259,6 @@ impl Application {
                 .wrap(from_fn(record))
                 .wrap(ErrorHandlers::new().default_handler(jsonify_errors))
                 .wrap(cors_headers())
-                .wrap(TracingLogger::default())
                 .route("/health", web::get().to(routes::health::health))
                 .route("/health", web::head().to(routes::health::health_head))
                 .route("/metrics", web::get().to(routes::metrics::metrics))

@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use tracing::Instrument;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -66,6 +68,8 @@ impl HttpMetrics {
     }
 }
 
+/// One span per request (method, path; status recorded at the end) and the request metrics.
+/// Kept deliberately light: it runs on every event Orca posts.
 pub async fn record(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -73,7 +77,21 @@ pub async fn record(
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<HttpMetrics>>().cloned();
     let method = req.method().to_string();
-    let res = next.call(req).await?;
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.path(),
+        status = tracing::field::Empty
+    );
+    let res = next.call(req).instrument(span.clone()).await?;
+    span.record("status", res.status().as_u16());
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if res.status().is_server_error() {
+        tracing::warn!(parent: &span, elapsed_ms, "request failed");
+    } else {
+        // An access log at debug level: free when disabled, on the hot path of every event.
+        tracing::debug!(parent: &span, elapsed_ms, "request served");
+    }
     if let Some(m) = metrics {
         let route = res
             .request()

@@ -11,7 +11,6 @@ use crate::http::metrics::HttpMetrics;
 use crate::state::AppState;
 
 /// Answers 200 with an empty body, as Echo does, once the resulting messages are in the outbox.
-#[tracing::instrument(name = "event", skip_all, fields(event_type))]
 pub async fn receive_event(
     req: HttpRequest,
     payload: Payload,
@@ -39,7 +38,9 @@ pub async fn receive_event(
         (None, Err(_)) => None,
     };
     let details_type = details_type.unwrap_or_default();
-    tracing::Span::current().record("event_type", details_type.as_str());
+    // The request span (TracingLogger) already carries route and status; the type goes in
+    // the debug log, not a second span per event.
+    tracing::debug!(event_type = %details_type, "event received");
     let kind = OrcaEventType::parse(&details_type)
         .map(|t| t.kind.as_str())
         .unwrap_or("other");
