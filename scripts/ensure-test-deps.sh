@@ -13,7 +13,6 @@ fc-list 2>/dev/null | grep -qi "noto color emoji" || need+=(fonts-noto-color-emo
 command -v curl >/dev/null 2>&1 || need+=(curl)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
-}
 
 if [[ ${#need[@]} -eq 0 ]]; then
   exit 0
