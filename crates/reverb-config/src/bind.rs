@@ -11,9 +11,10 @@ use crate::resolve::{RawConfig, ResolvedValue};
 use crate::secret::Secret;
 use crate::settings::{
     DEFAULT_ADDRESS, DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_ORCA_BASE_URL, DEFAULT_PORT,
-    DEFAULT_SPINNAKER_BASE_URL, DEFAULT_STORE_PATH, DeliverySettings, IdentityFallback,
-    JudgmentSettings, LogFormat, MessageStyle, ReverbSettings, SLACK_CHAT_BASE_URL,
-    SLACK_WEBHOOK_BASE_URL, ServerSettings, Settings, SlackClientSettings, SlackSettings,
+    DEFAULT_RESPONSE_URL_BASE, DEFAULT_SPINNAKER_BASE_URL, DEFAULT_STORE_PATH, DeliverySettings,
+    IdentityFallback, JudgmentSettings, LogFormat, MessageStyle, ReverbSettings,
+    SLACK_CHAT_BASE_URL, SLACK_WEBHOOK_BASE_URL, ServerSettings, Settings, SlackClientSettings,
+    SlackSettings,
 };
 
 /// kork-secrets references; Reverb has no decryption engines, so these cannot be used.
@@ -350,6 +351,12 @@ impl Binder<'_> {
             },
         )?;
         let threads = self.flag("reverb.slack.threads", false)?;
+        let response_url_base = self
+            .optional_url(
+                "reverb.slack.responseUrlBase",
+                &["reverb.slack.responseUrlBase"],
+            )?
+            .unwrap_or_else(|| DEFAULT_RESPONSE_URL_BASE.to_owned());
         let log_format = self.typed(
             "reverb.logging.format",
             &["reverb.logging.format"],
@@ -383,6 +390,7 @@ impl Binder<'_> {
             templates_dir,
             message_style,
             threads,
+            response_url_base,
             log_format,
             log_level,
             judgments,

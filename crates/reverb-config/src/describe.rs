@@ -52,6 +52,10 @@ impl Settings {
         };
         lines.add("reverb.slack.messageStyle", style.to_owned());
         lines.add("reverb.slack.threads", reverb.threads.to_string());
+        lines.add(
+            "reverb.slack.responseUrlBase",
+            reverb.response_url_base.clone(),
+        );
         let format = match reverb.log_format {
             LogFormat::Text => "text",
             LogFormat::Json => "json",

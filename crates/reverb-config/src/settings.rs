@@ -18,6 +18,8 @@ pub(crate) const DEFAULT_ORCA_BASE_URL: &str = "${services.orca.baseUrl:http://l
 pub(crate) const SLACK_CHAT_BASE_URL: &str = "https://slack.com";
 pub(crate) const SLACK_WEBHOOK_BASE_URL: &str = "https://hooks.slack.com/services";
 pub(crate) const DEFAULT_STORE_PATH: &str = "data/reverb.db";
+/// Echo posts interaction replies to this host plus the `response_url`'s path.
+pub(crate) const DEFAULT_RESPONSE_URL_BASE: &str = "https://hooks.slack.com";
 
 /// Everything Reverb reads from configuration.
 #[derive(Debug, Clone)]
@@ -90,6 +92,9 @@ pub struct ReverbSettings {
     pub message_style: MessageStyle,
     /// `reverb.slack.threads`, default false.
     pub threads: bool,
+    /// `reverb.slack.responseUrlBase`: where `response_url` paths are posted (Echo: Slack's hooks
+    /// host, never the host inside a payload). Only a Slack stand-in changes it.
+    pub response_url_base: String,
     /// `reverb.logging.format`.
     pub log_format: LogFormat,
     /// `reverb.logging.level` (`RUST_LOG` wins).
@@ -212,6 +217,7 @@ impl Default for ReverbSettings {
             templates_dir: None,
             message_style: MessageStyle::Blocks,
             threads: false,
+            response_url_base: DEFAULT_RESPONSE_URL_BASE.to_owned(),
             log_format: LogFormat::Text,
             log_level: None,
             judgments: JudgmentSettings::default(),

@@ -116,13 +116,6 @@ fn slack_clients(settings: &Settings, http: &reqwest::Client) -> SlackClients {
 
 fn delivery_settings(settings: &Settings) -> DeliverySettings {
     let d = &settings.reverb.delivery;
-    let response_url_base = settings
-        .raw
-        .get("reverb.slack.responseUrlBase")
-        .ok()
-        .flatten()
-        .map(|v| v.value)
-        .unwrap_or_else(|| "https://hooks.slack.com".to_string());
     DeliverySettings {
         concurrency: d.concurrency,
         channel_rate: d.channel_rate,
@@ -130,7 +123,7 @@ fn delivery_settings(settings: &Settings) -> DeliverySettings {
         max_age: d.max_age,
         initial_backoff: d.initial_backoff,
         max_backoff: d.max_backoff,
-        response_url_base,
+        response_url_base: settings.reverb.response_url_base.clone(),
     }
 }
 
