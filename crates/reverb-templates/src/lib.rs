@@ -22,7 +22,7 @@ pub use engine::{
     UnknownMessageStyle,
 };
 pub use error::TemplateError;
-pub use filters::{capitalize_words, group_thousands, slack_date, utc_minutes};
+pub use filters::{capitalize_words, civil_from_days, group_thousands, slack_date, utc_minutes};
 pub use html_text::{html_to_mrkdwn, html_to_text};
 pub use markdown::markdown_to_html;
 pub use views::{
