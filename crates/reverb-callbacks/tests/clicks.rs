@@ -62,11 +62,7 @@ async fn signed_click_sends_decks_patch_as_the_clicker() {
         Some("U0JANE0001")
     );
 
-    let updates = eventually("the message update", WAIT, || {
-        let u = h.slack.updates();
-        (!u.is_empty()).then_some(u)
-    })
-    .await;
+    let updates = h.first_updates().await;
     assert_eq!(updates[0]["channel"], CHANNEL_ID);
     assert_eq!(updates[0]["ts"], "1712570401.000300");
     assert_eq!(
@@ -110,11 +106,7 @@ async fn a_second_click_by_the_same_person_does_not_patch_again() {
         h.orca.patches()[0].json(),
         json!({"judgmentStatus": "stop", "judgmentInput": null})
     );
-    let ephemerals = eventually("the private note", WAIT, || {
-        let e = h.slack.ephemerals();
-        (!e.is_empty()).then_some(e)
-    })
-    .await;
+    let ephemerals = h.first_ephemerals().await;
     assert_eq!(ephemerals[0]["channel"], CHANNEL_ID);
     assert_eq!(ephemerals[0]["user"], "U0JANE0001");
     let text = ephemerals[0]["text"].as_str().unwrap();
@@ -214,20 +206,12 @@ async fn late_click_on_a_judged_stage_does_not_patch() {
         .await;
     assert_eq!(outcome, ClickOutcome::AlreadyJudged);
     assert!(h.orca.patches().is_empty());
-    let updates = eventually("the message update", WAIT, || {
-        let u = h.slack.updates();
-        (!u.is_empty()).then_some(u)
-    })
-    .await;
+    let updates = h.first_updates().await;
     assert_eq!(
         updates[0]["text"],
         "Approve production stop by bob@example.com (input hold) note already judged by bob@example.com"
     );
-    let ephemerals = eventually("the private note", WAIT, || {
-        let e = h.slack.ephemerals();
-        (!e.is_empty()).then_some(e)
-    })
-    .await;
+    let ephemerals = h.first_ephemerals().await;
     assert!(
         ephemerals[0]["text"]
             .as_str()
@@ -255,20 +239,12 @@ async fn late_click_on_a_stage_that_ended_says_so() {
         .await;
     assert_eq!(outcome, ClickOutcome::NotRunning);
     assert!(h.orca.patches().is_empty());
-    let updates = eventually("the message update", WAIT, || {
-        let u = h.slack.updates();
-        (!u.is_empty()).then_some(u)
-    })
-    .await;
+    let updates = h.first_updates().await;
     assert_eq!(
         updates[0]["text"],
         "Approve production none by nobody (input none) note no longer running (CANCELED)"
     );
-    let ephemerals = eventually("the private note", WAIT, || {
-        let e = h.slack.ephemerals();
-        (!e.is_empty()).then_some(e)
-    })
-    .await;
+    let ephemerals = h.first_ephemerals().await;
     assert!(
         ephemerals[0]["text"]
             .as_str()
@@ -301,11 +277,7 @@ async fn orca_reverting_an_unauthorised_judgment_is_reported_and_releases_the_cl
         None,
         "claim released"
     );
-    let ephemerals = eventually("the private note", WAIT, || {
-        let e = h.slack.ephemerals();
-        (!e.is_empty()).then_some(e)
-    })
-    .await;
+    let ephemerals = h.first_ephemerals().await;
     let text = ephemerals[0]["text"].as_str().unwrap();
     assert!(
         text.starts_with(
@@ -323,11 +295,7 @@ async fn orca_reverting_an_unauthorised_judgment_is_reported_and_releases_the_cl
         .await;
     assert_eq!(outcome, ClickOutcome::Recorded);
     assert_eq!(h.orca.patches().len(), 2);
-    let updates = eventually("the message update", WAIT, || {
-        let u = h.slack.updates();
-        (!u.is_empty()).then_some(u)
-    })
-    .await;
+    let updates = h.first_updates().await;
     assert_eq!(updates.len(), 1, "the revert left the message unchanged");
     assert!(
         updates[0]["text"]
@@ -392,11 +360,7 @@ async fn orca_down_for_too_long_releases_the_claim_and_keeps_the_buttons() {
     assert_eq!(outcome, ClickOutcome::OrcaError);
     assert!(h.orca.patches().is_empty());
     assert!(h.orca.gets().len() >= 2, "retried");
-    let ephemerals = eventually("the private note", WAIT, || {
-        let e = h.slack.ephemerals();
-        (!e.is_empty()).then_some(e)
-    })
-    .await;
+    let ephemerals = h.first_ephemerals().await;
     assert!(
         ephemerals[0]["text"]
             .as_str()
@@ -427,11 +391,7 @@ async fn orca_refusing_the_patch_is_reported_with_its_reason() {
         .await;
     assert_eq!(outcome, ClickOutcome::OrcaError);
     assert_eq!(h.orca.patches().len(), 1);
-    let ephemerals = eventually("the private note", WAIT, || {
-        let e = h.slack.ephemerals();
-        (!e.is_empty()).then_some(e)
-    })
-    .await;
+    let ephemerals = h.first_ephemerals().await;
     assert!(
         ephemerals[0]["text"]
             .as_str()
@@ -458,11 +418,7 @@ async fn orcas_empty_200_without_effect_is_not_taken_for_success() {
         .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
         .await;
     assert_eq!(outcome, ClickOutcome::OrcaError);
-    let ephemerals = eventually("the private note", WAIT, || {
-        let e = h.slack.ephemerals();
-        (!e.is_empty()).then_some(e)
-    })
-    .await;
+    let ephemerals = h.first_ephemerals().await;
     assert!(
         ephemerals[0]["text"]
             .as_str()
@@ -620,11 +576,7 @@ async fn callback_to_an_unconfigured_service_tells_the_clicker() {
 
     assert_eq!(h.handler.handle(click).await, ClickOutcome::RelayFailed);
     assert!(h.keel.requests().is_empty());
-    let ephemerals = eventually("the private note", WAIT, || {
-        let e = h.slack.ephemerals();
-        (!e.is_empty()).then_some(e)
-    })
-    .await;
+    let ephemerals = h.first_ephemerals().await;
     assert!(
         ephemerals[0]["text"]
             .as_str()

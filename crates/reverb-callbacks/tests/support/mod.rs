@@ -5,6 +5,8 @@
 
 pub mod http;
 
+use http::eventually;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -331,6 +333,24 @@ pub fn render(r: &ResolvedJudgment) -> SlackMessage {
 }
 
 impl Harness {
+    /// The message updates Slack received, once there is at least one.
+    pub async fn first_updates(&self) -> Vec<Value> {
+        eventually("the message update", WAIT, || {
+            let u = self.slack.updates();
+            (!u.is_empty()).then_some(u)
+        })
+        .await
+    }
+
+    /// The ephemeral messages Slack received, once there is at least one.
+    pub async fn first_ephemerals(&self) -> Vec<Value> {
+        eventually("the private note", WAIT, || {
+            let e = self.slack.ephemerals();
+            (!e.is_empty()).then_some(e)
+        })
+        .await
+    }
+
     pub async fn start(options: Options) -> Self {
         Self::with_execution(options, serde_json::from_str(EXECUTION_FIXTURE).unwrap()).await
     }
