@@ -6,10 +6,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use reverb_model::OutboundMessage;
 use reverb_slack::{DeliveryEngine, SlackClient};
-use reverb_store::{JudgmentClaim, Store, StoreError};
+use reverb_store::{ClickAcceptance, JudgmentClaim, Store, StoreError};
 use tracing::Instrument;
 
 use crate::buttons::{Route, route};
+use crate::fiat::FiatClient;
+use crate::identity::WorkspaceCache;
 use crate::interaction::Interaction;
 use crate::metrics::JudgmentMetrics;
 use crate::orca::OrcaClient;
@@ -33,6 +35,13 @@ pub enum ClickOutcome {
     InProgress,
     /// No Spinnaker identity could be found for the clicker.
     NoIdentity,
+    /// The button is not on the message Reverb posted for that judgment, or names another
+    /// execution than Orca's: nothing was judged.
+    Forged,
+    /// Fiat does not let the clicker judge this stage.
+    NotAuthorized,
+    /// Fiat could not be asked.
+    FiatError,
     /// Orca was unreachable, refused, or did not store the judgment.
     OrcaError,
     /// Reverb's own store failed.
@@ -57,6 +66,9 @@ impl ClickOutcome {
             Self::NotRunning => "not_running",
             Self::InProgress => "in_progress",
             Self::NoIdentity => "no_identity",
+            Self::Forged => "forged",
+            Self::NotAuthorized => "not_authorized",
+            Self::FiatError => "fiat_error",
             Self::OrcaError => "orca_error",
             Self::InternalError => "internal_error",
             Self::BadButton | Self::Relayed | Self::RelayFailed | Self::Ignored => return None,
@@ -66,7 +78,7 @@ impl ClickOutcome {
 
 /// A failure of Reverb's own store while handling a click.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum StoreCallError {
+pub enum StoreCallError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the store worker stopped")]
@@ -85,6 +97,10 @@ pub(crate) struct Inner {
     pub(crate) slack: SlackClient,
     pub(crate) http: reqwest::Client,
     pub(crate) orca: OrcaClient,
+    /// Present when Fiat is on.
+    pub(crate) fiat: Option<FiatClient>,
+    /// The bot token's workspace (`auth.test`), for the clicker's team check.
+    pub(crate) workspace: WorkspaceCache,
     pub(crate) settings: CallbackSettings,
     pub(crate) renderer: Arc<dyn ResolutionRenderer>,
     pub(crate) metrics: JudgmentMetrics,
@@ -125,6 +141,10 @@ impl ClickHandler {
             &settings.orca_base_url,
             settings.request_timeout,
         );
+        let fiat = settings
+            .fiat_base_url
+            .as_deref()
+            .map(|url| FiatClient::new(http.clone(), url, settings.request_timeout));
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -132,6 +152,8 @@ impl ClickHandler {
                 slack,
                 http,
                 orca,
+                fiat,
+                workspace: WorkspaceCache::default(),
                 settings,
                 renderer,
                 metrics,
@@ -151,13 +173,13 @@ impl ClickHandler {
         );
         let inner = &self.inner;
         async move {
-            match route(&interaction) {
+            match route(&interaction, &inner.settings.button_key) {
                 Route::Judgment(click) => {
                     let outcome = judgment::judge(inner, &interaction, &click).await;
                     inner.metrics.count(click.decision, outcome);
                     tracing::info!(
-                        execution = %click.target.execution_id,
-                        stage_ref = %click.target.stage_ref_id,
+                        execution = %click.reference.execution_id,
+                        stage_ref = %click.reference.stage_ref_id,
                         decision = click.decision.label(),
                         outcome = ?outcome,
                         "judgment click handled"
@@ -165,7 +187,7 @@ impl ClickHandler {
                     outcome
                 }
                 Route::BadJudgmentButton(why) => {
-                    tracing::warn!(reason = %why, "unreadable judgment button");
+                    tracing::warn!(reason = %why, "refused a judgment button Reverb did not mint");
                     inner
                         .tell(&ReplyTo::of(&interaction), replies::bad_button(&why))
                         .await;
@@ -183,6 +205,133 @@ impl ClickHandler {
         }
         .instrument(span)
         .await
+    }
+}
+
+/// How long a signed request is remembered: Slack's signatures are valid 5 minutes either way,
+/// so a copy cannot be replayed after this.
+const REPLAY_WINDOW_MS: i64 = 2 * (crate::signature::DEFAULT_TOLERANCE_SECS as i64) * 1000 + 60_000;
+
+/// A click stored before Slack got its answer; [`ClickHandler::run`] finishes it.
+#[derive(Debug)]
+pub struct AcceptedClick {
+    id: i64,
+    interaction: Interaction,
+}
+
+/// What the token's `auth.test` said, for the start-up log line and `/health`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlackAppCheck {
+    /// Every scope Reverb uses is granted (or Slack listed none to compare with).
+    Complete {
+        team_id: String,
+        scopes: Option<Vec<String>>,
+    },
+    /// Some scopes are missing: (scope, what it disables).
+    MissingScopes {
+        team_id: String,
+        missing: Vec<(&'static str, &'static str)>,
+    },
+    /// Slack could not be asked; the check is repeated at the first click.
+    Unknown(String),
+}
+
+impl ClickHandler {
+    /// The accept step of a verified click, before Slack gets its 200: remember the signed
+    /// request (`request_key`: its timestamp and signature) and store the click, in one
+    /// transaction. `Ok(None)`: the same signed request was already accepted, and nothing may
+    /// happen again.
+    pub async fn accept(
+        &self,
+        request_key: String,
+        interaction: Interaction,
+    ) -> Result<Option<AcceptedClick>, StoreCallError> {
+        let payload = interaction.payload.to_string();
+        let accepted = self
+            .inner
+            .with_store(move |s| s.accept_click(&request_key, &payload, now_ms(), REPLAY_WINDOW_MS))
+            .await?;
+        Ok(match accepted {
+            ClickAcceptance::Accepted(id) => Some(AcceptedClick { id, interaction }),
+            ClickAcceptance::Replay => None,
+        })
+    }
+
+    /// Handle an accepted click to the end, then forget it.
+    pub async fn run(&self, click: AcceptedClick) -> ClickOutcome {
+        let outcome = self.handle(click.interaction).await;
+        let id = click.id;
+        if let Err(e) = self.inner.with_store(move |s| s.finish_click(id)).await {
+            // It is handled again at the next start; the judgment claim keeps that harmless.
+            tracing::error!(error = %e, "could not mark a click as handled");
+        }
+        outcome
+    }
+
+    /// At start: release the claims of clicks that were running when the last process ended,
+    /// then take up every click accepted but never finished. Returns the clicks taken up.
+    pub async fn resume_unfinished(&self) -> Result<Vec<AcceptedClick>, StoreCallError> {
+        let released = self
+            .inner
+            .with_store(|s| s.release_unfinished_claims())
+            .await?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "released judgment claims left by a stopped process"
+            );
+        }
+        let unfinished = self.inner.with_store(|s| s.unfinished_clicks()).await?;
+        let mut resumed = Vec::with_capacity(unfinished.len());
+        for click in unfinished {
+            let parsed = serde_json::from_str(&click.payload)
+                .map_err(|e| e.to_string())
+                .and_then(|json| Interaction::from_payload(json).map_err(|e| e.to_string()));
+            match parsed {
+                Ok(interaction) => resumed.push(AcceptedClick {
+                    id: click.id,
+                    interaction,
+                }),
+                Err(why) => {
+                    tracing::error!(id = click.id, reason = %why, "dropping a stored click that cannot be read");
+                    let id = click.id;
+                    self.inner.with_store(move |s| s.finish_click(id)).await?;
+                }
+            }
+        }
+        if !resumed.is_empty() {
+            tracing::info!(
+                clicks = resumed.len(),
+                "resuming clicks accepted before the last stop"
+            );
+        }
+        Ok(resumed)
+    }
+
+    /// Read the token's workspace and scopes (`auth.test`), keeping the workspace for the
+    /// clicker checks.
+    pub async fn check_slack_app(&self) -> SlackAppCheck {
+        match self.inner.workspace.get(&self.inner.slack).await {
+            Err(e) => SlackAppCheck::Unknown(e.code),
+            Ok(token) => {
+                let missing = token
+                    .scopes
+                    .as_deref()
+                    .map(crate::identity::missing_scope_effects)
+                    .unwrap_or_default();
+                if missing.is_empty() {
+                    SlackAppCheck::Complete {
+                        team_id: token.team_id,
+                        scopes: token.scopes,
+                    }
+                } else {
+                    SlackAppCheck::MissingScopes {
+                        team_id: token.team_id,
+                        missing,
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -14,7 +14,10 @@ use reverb_store::JudgmentClaim;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::buttons::{JudgmentClick, JudgmentTarget, judgment_key};
+use reverb_model::judgment::{ButtonRef, judgment_key, judgment_ref_prefix};
+
+use crate::buttons::JudgmentClick;
+use crate::fiat::FiatFailure;
 use crate::handler::{ClickOutcome, Inner, ReplyTo, now_ms};
 use crate::identity;
 use crate::interaction::Interaction;
@@ -33,13 +36,16 @@ const FINISHED_STATUSES: &[&str] = &[
 ];
 
 /// One click's context.
+#[derive(Clone)]
 struct Click<'a> {
     interaction: &'a Interaction,
     decision: Decision,
-    target: &'a JudgmentTarget,
+    target: &'a ButtonRef,
     identity: String,
     key: String,
     execution_url: String,
+    /// The judgment input's text, as Orca lists it (read once the execution is fetched).
+    judgment_input: Option<String>,
 }
 
 impl Click<'_> {
@@ -53,18 +59,38 @@ pub(crate) async fn judge(
     interaction: &Interaction,
     click: &JudgmentClick,
 ) -> ClickOutcome {
-    let target = &click.target;
+    let target = &click.reference;
     let execution_url = h.execution_url(
         &target.application,
         &target.execution_id,
         &target.stage_ref_id,
     );
+    // What is judged: only the message Reverb posted for this judgment can judge it.
+    match is_posted_message(h, click).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(
+                execution = %target.execution_id,
+                stage_ref = %target.stage_ref_id,
+                "refused a judgment button on a message Reverb did not post for that judgment"
+            );
+            h.tell(&ReplyTo::of(interaction), replies::not_our_message())
+                .await;
+            return ClickOutcome::Forged;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the judgment's message references");
+            h.tell(&ReplyTo::of(interaction), replies::internal_error())
+                .await;
+            return ClickOutcome::InternalError;
+        }
+    }
+    // Who judges.
     let identity =
-        match identity::for_judgment(&h.slack, &interaction.user, h.settings.identity_fallback)
-            .await
-        {
-            Ok(identity) => identity,
+        match identity::clicker(&h.slack, &h.workspace, &h.settings.identity, interaction).await {
+            Ok(clicker) => clicker.spinnaker_user,
             Err(why) => {
+                tracing::warn!(reason = ?why, "no Spinnaker identity for the clicker");
                 h.tell(&ReplyTo::of(interaction), replies::no_identity(&why))
                     .await;
                 return ClickOutcome::NoIdentity;
@@ -77,6 +103,7 @@ pub(crate) async fn judge(
         identity,
         key: judgment_key(&target.execution_id, &target.stage_ref_id),
         execution_url,
+        judgment_input: None,
     };
     let claim = match h.claim(&c.key, &c.identity).await {
         Ok(JudgmentClaim::Decided { outcome }) => reopen_if_waiting_again(h, &c, outcome).await,
@@ -165,11 +192,39 @@ async fn judge_claimed(h: &Inner, c: &Click<'_>) -> ClickOutcome {
         .await;
         return ClickOutcome::OrcaError;
     };
+    let application = execution
+        .application
+        .clone()
+        .unwrap_or_else(|| c.target.application.clone());
+    if !c.target.application.is_empty() && !application.eq_ignore_ascii_case(&c.target.application)
+    {
+        tracing::warn!(button = %c.target.application, orca = %application, "judgment button names another application than Orca's execution");
+        h.release(&c.key).await;
+        h.tell(&c.reply_to(), replies::not_this_execution(&c.execution_url))
+            .await;
+        return ClickOutcome::Forged;
+    }
+    let judgment_input = match &c.target.input {
+        None => None,
+        Some(choice) => {
+            let listed = stage.judgment_inputs();
+            match choice.index.checked_sub(1).and_then(|i| listed.get(i)) {
+                Some(text) if choice.matches(text) => Some(text.clone()),
+                _ => {
+                    h.release(&c.key).await;
+                    h.tell(&c.reply_to(), replies::options_changed(&c.execution_url))
+                        .await;
+                    return ClickOutcome::NotRunning;
+                }
+            }
+        }
+    };
+    let c = &Click {
+        judgment_input,
+        ..c.clone()
+    };
     let base = ResolvedJudgment {
-        application: execution
-            .application
-            .clone()
-            .unwrap_or_else(|| c.target.application.clone()),
+        application: application.clone(),
         execution_id: c.target.execution_id.clone(),
         stage_ref_id: c.target.stage_ref_id.clone(),
         stage_name: stage.name.clone(),
@@ -229,6 +284,13 @@ async fn judge_claimed(h: &Inner, c: &Click<'_>) -> ClickOutcome {
         return ClickOutcome::OrcaError;
     };
     let required_roles = required_roles(stage);
+    let accounts = match check_with_fiat(h, c, &application, &required_roles).await {
+        Ok(accounts) => accounts,
+        Err(outcome) => {
+            h.release(&c.key).await;
+            return outcome;
+        }
+    };
 
     let patched = h
         .orca
@@ -236,8 +298,9 @@ async fn judge_claimed(h: &Inner, c: &Click<'_>) -> ClickOutcome {
             &c.target.execution_id,
             &stage_id,
             c.decision,
-            c.target.judgment_input.as_deref(),
+            c.judgment_input.as_deref(),
             &c.identity,
+            accounts.as_deref(),
         )
         .await;
     match patched {
@@ -311,6 +374,61 @@ async fn judge_claimed(h: &Inner, c: &Click<'_>) -> ClickOutcome {
             ClickOutcome::NotRunning
         }
     }
+}
+
+/// Whether the click's channel and message `ts` are a message Reverb posted for this judgment.
+async fn is_posted_message(
+    h: &Inner,
+    click: &JudgmentClick,
+) -> Result<bool, crate::handler::StoreCallError> {
+    let Some(clicked) = click.message.clone() else {
+        return Ok(false);
+    };
+    let prefix = judgment_ref_prefix(&click.reference.execution_id, &click.reference.stage_ref_id);
+    let refs = h.with_store(move |s| s.refs_with_prefix(&prefix)).await?;
+    Ok(refs
+        .iter()
+        .any(|(_, r)| r.channel_id == clicked.channel_id && r.ts == clicked.ts))
+}
+
+/// With Fiat on: the clicker's permissions, checked as Orca would check them, and the accounts
+/// Gate would send for them. `Ok(None)` without Fiat; `Err` once the clicker has been told why.
+async fn check_with_fiat(
+    h: &Inner,
+    c: &Click<'_>,
+    application: &str,
+    required_roles: &[String],
+) -> Result<Option<String>, ClickOutcome> {
+    let Some(fiat) = &h.fiat else {
+        return Ok(None);
+    };
+    let asked = retry_while_unreachable("fiat", h.settings.orca_retry_for, || {
+        fiat.permissions(&c.identity)
+    })
+    .await;
+    let permissions = match asked {
+        Ok(p) => p,
+        Err(failure) => {
+            let failure = FiatFailure::from(failure);
+            tracing::warn!(user = %c.identity, error = ?failure, "Fiat did not answer with the clicker's permissions");
+            h.tell(&c.reply_to(), replies::fiat_refused(&failure, &c.identity))
+                .await;
+            return Err(match failure {
+                FiatFailure::UnknownUser => ClickOutcome::NotAuthorized,
+                FiatFailure::Unavailable(_) => ClickOutcome::FiatError,
+            });
+        }
+    };
+    if let Err(refusal) = permissions.may_judge(application, required_roles) {
+        tracing::info!(user = %c.identity, refusal = ?refusal, "Fiat does not allow the clicker to judge");
+        h.tell(
+            &c.reply_to(),
+            replies::not_authorized(&refusal, &c.identity, &c.execution_url),
+        )
+        .await;
+        return Err(ClickOutcome::NotAuthorized);
+    }
+    Ok(Some(permissions.allowed_accounts()).filter(|a| !a.is_empty()))
 }
 
 /// What reading the stage back after the PATCH showed.
@@ -397,7 +515,7 @@ fn recorded_by_click(base: ResolvedJudgment, c: &Click<'_>) -> ResolvedJudgment 
         decision: c.decision,
         judged_by: Some(c.identity.clone()),
         slack_user_id: c.interaction.user.id.clone(),
-        judgment_input: c.target.judgment_input.clone(),
+        judgment_input: c.judgment_input.clone(),
         decided_at_epoch_secs: now_ms() / 1000,
         ..base
     }

@@ -7,6 +7,7 @@
 //! arriving over Socket Mode use it unchanged ([`Interaction::from_payload`]).
 
 mod buttons;
+mod fiat;
 mod handler;
 mod identity;
 mod interaction;
@@ -21,16 +22,13 @@ mod resolution;
 mod settings;
 mod signature;
 
-pub use buttons::{
-    ACTION_CONTINUE, ACTION_STOP, JudgmentClick, JudgmentTarget, LEGACY_ACTION_NAME,
-    LEGACY_CALLBACK_ID, Route, callback_service_id, judgment_button_value, judgment_key,
-    judgment_ref_key, legacy_judgment_button_value, route,
-};
-pub use handler::{ClickHandler, ClickOutcome};
+pub use buttons::{ClickedMessage, JudgmentClick, Route, callback_service_id, route};
+pub use handler::{AcceptedClick, ClickHandler, ClickOutcome, SlackAppCheck, StoreCallError};
+pub use identity::{EMAIL_SCOPE, IdentitySettings, USERS_SCOPE, missing_scope_effects};
 pub use interaction::{
     CallbackError, Interaction, InteractionAction, InteractionKind, SlackUserRef, parse_interaction,
 };
 pub use manifest::{BOT_SCOPES, slack_app_manifest};
 pub use resolution::{Decision, ResolutionRenderer, ResolvedJudgment};
-pub use settings::{CallbackSettings, IdentityFallback, ServiceBaseUrls};
+pub use settings::{CallbackSettings, ServiceBaseUrls};
 pub use signature::{DEFAULT_TOLERANCE_SECS, SignatureError, sign_v0, verify_signature};

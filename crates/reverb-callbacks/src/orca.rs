@@ -12,6 +12,8 @@ use crate::resolution::Decision;
 
 /// The header Orca (behind Gate) reads the caller's identity from.
 pub(crate) const SPINNAKER_USER_HEADER: &str = "X-SPINNAKER-USER";
+/// The accounts the caller may write to; Orca hands them to the stages after a judgment.
+pub(crate) const SPINNAKER_ACCOUNTS_HEADER: &str = "X-SPINNAKER-ACCOUNTS";
 
 #[derive(Clone)]
 pub(crate) struct OrcaClient {
@@ -51,6 +53,7 @@ impl OrcaClient {
         decision: Decision,
         judgment_input: Option<&str>,
         user: &str,
+        accounts: Option<&str>,
     ) -> Result<(), PeerFailure> {
         let url = format!(
             "{}/pipelines/{}/stages/{}",
@@ -62,16 +65,17 @@ impl OrcaClient {
             "judgmentStatus": decision.orca_status(),
             "judgmentInput": judgment_input,
         });
-        send(
-            self.http
-                .patch(url)
-                .header(CONTENT_TYPE, "application/json")
-                .header(ACCEPT, "application/json")
-                .header(SPINNAKER_USER_HEADER, user)
-                .timeout(self.timeout)
-                .body(body.to_string()),
-        )
-        .await
-        .map(|_| ())
+        let mut request = self
+            .http
+            .patch(url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json")
+            .header(SPINNAKER_USER_HEADER, user)
+            .timeout(self.timeout)
+            .body(body.to_string());
+        if let Some(accounts) = accounts {
+            request = request.header(SPINNAKER_ACCOUNTS_HEADER, accounts);
+        }
+        send(request).await.map(|_| ())
     }
 }

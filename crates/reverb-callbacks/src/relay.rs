@@ -32,9 +32,18 @@ pub(crate) async fn relay(
     let Some(action) = interaction.action() else {
         return ClickOutcome::Ignored;
     };
-    let user =
-        identity::for_echo_callback(&h.slack, &interaction.user, h.settings.identity_fallback)
-            .await;
+    // Echo falls back to the Slack username when users.info fails; Reverb relays only a
+    // verified identity (docs/compatibility.md).
+    let user = match identity::clicker(&h.slack, &h.workspace, &h.settings.identity, interaction)
+        .await
+    {
+        Ok(clicker) => Some(clicker.spinnaker_user),
+        Err(why) => {
+            tracing::warn!(service = service_id, reason = ?why, "no Spinnaker identity for the clicker; not relaying");
+            h.tell(&reply, replies::no_identity(&why)).await;
+            return ClickOutcome::NoIdentity;
+        }
+    };
     let callback = InteractiveActionCallback {
         action_performed: ButtonAction {
             kind: "button".into(),

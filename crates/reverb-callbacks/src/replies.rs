@@ -2,6 +2,7 @@
 
 use reverb_model::{DeliveryMethod, OutboundMessage, SlackClientKind, SlackMessage};
 
+use crate::fiat::{FiatFailure, Refusal};
 use crate::identity::NoIdentity;
 use crate::peer::PeerFailure;
 use crate::resolution::{Decision, ResolvedJudgment};
@@ -56,17 +57,81 @@ fn deck_link(url: &str) -> String {
 
 pub(crate) fn no_identity(why: &NoIdentity) -> String {
     let reason = match why {
-        NoIdentity::NoEmail => "Slack gives no e-mail address for you, so Spinnaker cannot tell who you are. \
+        NoIdentity::NoEmail { missing_scope: true } => format!(
+            "the Spinnaker Slack app may not read e-mail addresses, so Spinnaker cannot tell who you are. \
+             Ask your Spinnaker operator to add the `{}` scope to the Slack app and reinstall it.",
+            crate::identity::EMAIL_SCOPE
+        ),
+        NoIdentity::NoEmail { missing_scope: false } => "Slack gives no e-mail address for you, so Spinnaker cannot tell who you are. \
             Check that your Slack profile has an e-mail address and that the Spinnaker Slack app has the \
             `users:read.email` scope."
             .to_string(),
         NoIdentity::LookupFailed(code) => {
-            format!("looking you up in Slack failed (`{}`), so Spinnaker cannot tell who you are.", escape(code))
+            format!("looking you up in Slack failed (`{}`), so Spinnaker cannot tell who you are. Please try again.", escape(code))
         }
+        NoIdentity::WorkspaceUnknown(code) => format!(
+            "Reverb could not confirm its own Slack workspace (`{}`). Please try again.",
+            escape(code)
+        ),
         NoIdentity::NoUserId => "Slack did not say who clicked.".to_string(),
-        NoIdentity::Unusable => "your Slack e-mail address cannot be used as a Spinnaker user name.".to_string(),
+        NoIdentity::ForeignWorkspace => {
+            "this click came from a Slack workspace other than the one Spinnaker is installed in.".to_string()
+        }
+        NoIdentity::ExternalUser => "you are a member of another organisation, and only members of this workspace may judge here.".to_string(),
+        NoIdentity::Guest => "guests may not judge here.".to_string(),
+        NoIdentity::Deleted => "your Slack account is deactivated.".to_string(),
+        NoIdentity::Bot => "bots and apps may not judge.".to_string(),
+        NoIdentity::Unusable => "your Slack e-mail address cannot be used as a Spinnaker user name (it must be plain ASCII).".to_string(),
     };
     format!("Your judgment was not recorded: {reason}")
+}
+
+pub(crate) fn not_our_message() -> String {
+    "Nothing was recorded: this button is not on the message Reverb posted for this judgment."
+        .to_string()
+}
+
+pub(crate) fn not_this_execution(execution_url: &str) -> String {
+    format!(
+        "Nothing was recorded: this button does not match the execution it names. {}",
+        deck_link(execution_url)
+    )
+}
+
+pub(crate) fn options_changed(execution_url: &str) -> String {
+    format!(
+        "Nothing was recorded: the stage's judgment options changed since this message was posted. {}",
+        deck_link(execution_url)
+    )
+}
+
+pub(crate) fn not_authorized(refusal: &Refusal, user: &str, execution_url: &str) -> String {
+    let reason = match refusal {
+        Refusal::NoExecute { application } => format!(
+            "{} may not run pipelines of *{}* (Spinnaker's Fiat grants no EXECUTE permission on it)",
+            escape(user),
+            escape(application)
+        ),
+        Refusal::MissingRole { required } => format!(
+            "{} is in none of the roles allowed to judge this stage; a judge needs one of: {}",
+            escape(user),
+            escape(&required.join(", "))
+        ),
+    };
+    format!(
+        "Your judgment was not recorded: {reason}. {}",
+        deck_link(execution_url)
+    )
+}
+
+pub(crate) fn fiat_refused(failure: &FiatFailure, user: &str) -> String {
+    match failure {
+        FiatFailure::UnknownUser => format!(
+            "Your judgment was not recorded: Spinnaker's Fiat does not know the user {}. Log in to Spinnaker once, or ask your operator to map your Slack account to your Spinnaker user.",
+            escape(user)
+        ),
+        FiatFailure::Unavailable(_) => "Your judgment was not recorded: Spinnaker's Fiat could not be reached to check your permissions. Please try again in a few minutes.".to_string(),
+    }
 }
 
 pub(crate) fn in_progress(claimant: &str, me: &str) -> String {

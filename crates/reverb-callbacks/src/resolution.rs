@@ -14,6 +14,15 @@ pub enum Decision {
     None,
 }
 
+impl From<reverb_model::judgment::Decision> for Decision {
+    fn from(decision: reverb_model::judgment::Decision) -> Self {
+        match decision {
+            reverb_model::judgment::Decision::Continue => Self::Continue,
+            reverb_model::judgment::Decision::Stop => Self::Stop,
+        }
+    }
+}
+
 impl Decision {
     /// Orca's `judgmentStatus` value.
     pub fn orca_status(self) -> Option<&'static str> {

@@ -3,15 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Who a click is attributed to when Slack gives no e-mail for the clicker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum IdentityFallback {
-    /// The Slack username (`user.name`).
-    #[default]
-    SlackUsername,
-    /// Nobody: the clicker is told their Slack profile has no e-mail and nothing is recorded.
-    None,
-}
+use reverb_model::judgment::ButtonKey;
+
+use crate::identity::IdentitySettings;
 
 /// `<serviceId>.baseUrl` lookup (e.g. `keel` → `http://keel:8087`).
 pub type ServiceBaseUrls = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -22,7 +16,11 @@ pub struct CallbackSettings {
     pub orca_base_url: String,
     /// Deck's base URL (`spinnaker.baseUrl`), for links in messages.
     pub spinnaker_base_url: String,
-    pub identity_fallback: IdentityFallback,
+    /// Fiat's base URL when Fiat is on (`services.fiat.enabled`).
+    pub fiat_base_url: Option<String>,
+    /// The key judgment button values are minted and checked with.
+    pub button_key: ButtonKey,
+    pub identity: IdentitySettings,
     pub service_base_url: ServiceBaseUrls,
     /// How long to keep retrying while Orca (or a callback service) is unreachable or answers
     /// 5xx before giving up on a click.
@@ -36,13 +34,19 @@ pub struct CallbackSettings {
 }
 
 impl CallbackSettings {
-    /// Settings with the defaults: fall back to the Slack username, no callback services, retry
+    /// Settings with the defaults: no identity fallback, no Fiat, no callback services, retry
     /// Orca for 2 minutes, read back for 20 seconds every 500 ms, 10 s per request.
-    pub fn new(orca_base_url: impl Into<String>, spinnaker_base_url: impl Into<String>) -> Self {
+    pub fn new(
+        orca_base_url: impl Into<String>,
+        spinnaker_base_url: impl Into<String>,
+        button_key: ButtonKey,
+    ) -> Self {
         Self {
             orca_base_url: orca_base_url.into(),
             spinnaker_base_url: spinnaker_base_url.into(),
-            identity_fallback: IdentityFallback::SlackUsername,
+            fiat_base_url: None,
+            button_key,
+            identity: IdentitySettings::default(),
             service_base_url: Arc::new(|_| None),
             orca_retry_for: Duration::from_secs(120),
             readback_timeout: Duration::from_secs(20),
@@ -57,7 +61,8 @@ impl std::fmt::Debug for CallbackSettings {
         f.debug_struct("CallbackSettings")
             .field("orca_base_url", &self.orca_base_url)
             .field("spinnaker_base_url", &self.spinnaker_base_url)
-            .field("identity_fallback", &self.identity_fallback)
+            .field("fiat_base_url", &self.fiat_base_url)
+            .field("identity", &self.identity)
             .field("orca_retry_for", &self.orca_retry_for)
             .field("readback_timeout", &self.readback_timeout)
             .field("readback_poll_interval", &self.readback_poll_interval)

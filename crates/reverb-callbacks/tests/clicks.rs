@@ -6,10 +6,9 @@ mod support;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use reverb_callbacks::{
-    ClickOutcome, Decision, IdentityFallback, LEGACY_ACTION_NAME, LEGACY_CALLBACK_ID,
-    callback_service_id, judgment_key, legacy_judgment_button_value,
-};
+use reverb_callbacks::{ClickOutcome, Decision, callback_service_id};
+use reverb_config::IdentityFallback;
+use reverb_model::judgment::{LEGACY_CALLBACK_ID, judgment_key};
 use reverb_store::{JudgmentClaim, Store};
 use serde_json::{Value, json};
 
@@ -311,7 +310,7 @@ async fn judgment_is_recorded_once_orca_comes_back() {
     h.orca.with_state(|s| s.unavailable_gets = 3);
     h.slack
         .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
-    // No recorded message: Reverb did not post it, so the click's response_url is used.
+    h.record_posted_message();
 
     let outcome = h
         .handler
@@ -323,22 +322,37 @@ async fn judgment_is_recorded_once_orca_comes_back() {
         "three failed reads, one good, then the read-back"
     );
     assert_eq!(h.orca.patches().len(), 1);
-    let posts = eventually("the response_url update", WAIT, || {
-        let p = h.slack.response_url_posts();
-        (!p.is_empty()).then_some(p)
-    })
-    .await;
+    let updates = h.first_updates().await;
     assert_eq!(
-        posts[0].path(),
-        "/actions/T00000000/1111111111/zyxwvu9876543"
-    );
-    let body = posts[0].json();
-    assert_eq!(body["replace_original"], true);
-    assert_eq!(
-        body["text"],
+        updates[0]["text"],
         "Approve production continue by jane@example.com (input none) note none"
     );
-    assert!(h.slack.updates().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_button_on_a_message_reverb_did_not_post_judges_nothing() {
+    let h = Harness::start(Options::default()).await;
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    // No recorded message for this judgment: the button is not on Reverb's message.
+    let outcome = h
+        .handler
+        .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::Forged);
+    let ephemerals = h.first_ephemerals().await;
+    assert!(
+        ephemerals[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("not on the message Reverb posted")
+    );
+    assert!(h.orca.server.requests().is_empty());
+    assert!(
+        h.slack.users_info_calls().is_empty(),
+        "nothing is looked up"
+    );
+    assert_eq!(h.judgment_count("continue", "forged"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -381,6 +395,7 @@ async fn orca_down_for_too_long_releases_the_claim_and_keeps_the_buttons() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orca_refusing_the_patch_is_reported_with_its_reason() {
     let h = Harness::start(Options::default()).await;
+    h.record_posted_message();
     h.orca.with_state(|s| s.patch_status = 403);
     h.slack
         .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
@@ -432,6 +447,7 @@ async fn orcas_empty_200_without_effect_is_not_taken_for_success() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_stage_can_be_judged_again() {
     let h = Harness::start(Options::default()).await;
+    h.record_posted_message();
     h.slack
         .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
     let click = block_click("U0JANE0001", "jane", Decision::Continue, None);
@@ -453,16 +469,25 @@ async fn a_restarted_stage_can_be_judged_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn users_info_failure_falls_back_to_the_slack_username() {
-    let h = Harness::start(Options::default()).await;
+async fn a_failing_users_info_refuses_the_click_even_with_the_username_fallback() {
+    let h = Harness::start(Options {
+        identity_fallback: IdentityFallback::Username,
+        ..Options::default()
+    })
+    .await;
+    h.record_posted_message();
     h.slack.user("U0JANE0001", UserAnswer::HttpError(500));
 
     let outcome = h
         .handler
         .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
         .await;
-    assert_eq!(outcome, ClickOutcome::Recorded);
-    assert_eq!(h.orca.patches()[0].header("X-SPINNAKER-USER"), Some("jane"));
+    assert_eq!(outcome, ClickOutcome::NoIdentity);
+    assert!(h.orca.patches().is_empty());
+    assert!(
+        h.slack.users_info_calls().len() > 1,
+        "users.info is retried within the click's budget"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -472,6 +497,7 @@ async fn without_fallback_a_missing_email_refuses_the_click() {
         ..Options::default()
     })
     .await;
+    h.record_posted_message();
     h.slack.user_with_email("U0JANE0001", "jane", None);
     h.slack
         .user("U0BOB00001", UserAnswer::SlackError("missing_scope"));
@@ -556,14 +582,20 @@ async fn keel_round_trip_matches_echo() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keel_callback_uses_the_username_when_users_info_fails() {
+async fn keel_callback_is_not_relayed_without_a_verified_identity() {
     let h = Harness::start(Options::default()).await;
-    h.slack.user("USJ9YG2DT", UserAnswer::HttpError(503));
+    h.slack
+        .user("USJ9YG2DT", UserAnswer::SlackError("user_not_found"));
 
-    assert_eq!(h.handler.handle(keel_click()).await, ClickOutcome::Relayed);
-    let calls = h.keel.matching("POST", "/notifications/callback");
-    assert_eq!(calls[0].json()["user"], "john.doe");
-    assert_eq!(calls[0].header("X-SPINNAKER-USER"), Some("john.doe"));
+    assert_eq!(
+        h.handler.handle(keel_click()).await,
+        ClickOutcome::NoIdentity
+    );
+    assert!(
+        h.keel
+            .matching("POST", "/notifications/callback")
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -605,11 +637,11 @@ async fn legacy_attachment_judgment_buttons_work_too() {
         .user_with_email("USJ9YG2DT", "john.doe", Some("john@doe.com"));
     let mut payload: Value = serde_json::from_str(INTERACTIVE_FIXTURE).unwrap();
     payload["callback_id"] = json!(LEGACY_CALLBACK_ID);
-    payload["actions"][0]["name"] = json!(LEGACY_ACTION_NAME);
-    payload["actions"][0]["value"] = json!(legacy_judgment_button_value(
-        &target(Some("hold")),
-        Decision::Stop
-    ));
+    payload["actions"][0]["name"] = json!("judgment.stop");
+    payload["actions"][0]["value"] = json!(minted_value(Decision::Stop, Some("hold")));
+    payload["channel"]["id"] = json!(CHANNEL_ID);
+    payload["message_ts"] = json!("1712570401.000300");
+    h.record_posted_message();
     let click = receive(&sign_payload(&payload));
     assert_eq!(callback_service_id(&click), None);
 

@@ -10,11 +10,11 @@ use crate::error::{ConfigError, Origin};
 use crate::resolve::{RawConfig, ResolvedValue};
 use crate::secret::Secret;
 use crate::settings::{
-    DEFAULT_ADDRESS, DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_ORCA_BASE_URL, DEFAULT_PORT,
-    DEFAULT_RESPONSE_URL_BASE, DEFAULT_SPINNAKER_BASE_URL, DEFAULT_STORE_PATH, DeliverySettings,
-    IdentityFallback, JudgmentSettings, LogFormat, MessageStyle, ReverbSettings,
+    DEFAULT_ADDRESS, DEFAULT_FIAT_BASE_URL, DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_ORCA_BASE_URL,
+    DEFAULT_PORT, DEFAULT_RESPONSE_URL_BASE, DEFAULT_SPINNAKER_BASE_URL, DEFAULT_STORE_PATH,
+    DeliverySettings, IdentityFallback, JudgmentSettings, LogFormat, MessageStyle, ReverbSettings,
     SLACK_CHAT_BASE_URL, SLACK_WEBHOOK_BASE_URL, ServerSettings, Settings, SlackClientSettings,
-    SlackSettings,
+    SlackSettings, SpinnakerUserRule,
 };
 
 /// kork-secrets references; Reverb has no decryption engines, so these cannot be used.
@@ -40,6 +40,11 @@ pub(crate) fn bind(
     let server = binder.server()?;
     let spinnaker_base_url = binder.url_or("spinnaker.baseUrl", DEFAULT_SPINNAKER_BASE_URL)?;
     let orca_base_url = binder.url_or("orca.baseUrl", DEFAULT_ORCA_BASE_URL)?;
+    let fiat_base_url = if binder.flag("services.fiat.enabled", false)? {
+        Some(binder.url_or("services.fiat.baseUrl", DEFAULT_FIAT_BASE_URL)?)
+    } else {
+        None
+    };
     let slack = binder.slack()?;
     let reverb = binder.reverb()?;
     let origins = binder.origins;
@@ -47,6 +52,7 @@ pub(crate) fn bind(
         server,
         spinnaker_base_url,
         orca_base_url,
+        fiat_base_url,
         slack,
         reverb,
         profiles,
@@ -369,20 +375,7 @@ impl Binder<'_> {
             },
         )?;
         let log_level = self.text("reverb.logging.level")?;
-        let judgments = JudgmentSettings {
-            interactive: self.flag("reverb.judgments.interactive", true)?,
-            identity_fallback: self.typed(
-                "reverb.judgments.identityFallback",
-                &["reverb.judgments.identityFallback"],
-                IdentityFallback::Username,
-                "an identity fallback (username or none)",
-                |text| match text.trim().to_ascii_lowercase().as_str() {
-                    "username" => Some(IdentityFallback::Username),
-                    "none" => Some(IdentityFallback::None),
-                    _ => None,
-                },
-            )?,
-        };
+        let judgments = self.judgments()?;
         let delivery = self.delivery()?;
         let echo_base_url = self.optional_url("reverb.echo.baseUrl", &["reverb.echo.baseUrl"])?;
         Ok(ReverbSettings {
@@ -396,6 +389,45 @@ impl Binder<'_> {
             judgments,
             delivery,
             echo_base_url,
+        })
+    }
+
+    fn judgments(&mut self) -> Result<JudgmentSettings, ConfigError> {
+        let identity_fallback = self.typed(
+            "reverb.judgments.identityFallback",
+            &["reverb.judgments.identityFallback"],
+            IdentityFallback::None,
+            "an identity fallback (none, or the unsafe username)",
+            |text| match text.trim().to_ascii_lowercase().as_str() {
+                "username" => Some(IdentityFallback::Username),
+                "none" => Some(IdentityFallback::None),
+                _ => None,
+            },
+        )?;
+        let spinnaker_user = self.typed(
+            "reverb.judgments.spinnakerUser",
+            &["reverb.judgments.spinnakerUser"],
+            SpinnakerUserRule::Email,
+            "a Spinnaker user rule (email or localPart)",
+            |text| match text.trim().to_ascii_lowercase().as_str() {
+                "email" => Some(SpinnakerUserRule::Email),
+                "localpart" | "local-part" | "local_part" => Some(SpinnakerUserRule::LocalPart),
+                _ => None,
+            },
+        )?;
+        let users_file = match self.text("reverb.judgments.usersFile")? {
+            Some(path) if !path.is_empty() => {
+                Some(crate::users_file::UsersFile::load(&PathBuf::from(path))?)
+            }
+            _ => None,
+        };
+        Ok(JudgmentSettings {
+            interactive: self.flag("reverb.judgments.interactive", true)?,
+            identity_fallback,
+            spinnaker_user,
+            users_file,
+            allow_guests: self.flag("reverb.judgments.allowGuests", false)?,
+            allow_external_users: self.flag("reverb.judgments.allowExternalUsers", false)?,
         })
     }
 

@@ -6,6 +6,7 @@ use crate::convert::format_duration;
 use crate::secret::Secret;
 use crate::settings::{
     ConfigEntry, IdentityFallback, LogFormat, MessageStyle, Settings, SlackClientSettings,
+    SpinnakerUserRule,
 };
 
 const NOT_SET: &str = "(not set)";
@@ -25,6 +26,14 @@ impl Settings {
         );
         lines.add("spinnaker.baseUrl", self.spinnaker_base_url.clone());
         lines.add("orca.baseUrl", self.orca_base_url.clone());
+        lines.add(
+            "services.fiat.enabled",
+            self.fiat_base_url.is_some().to_string(),
+        );
+        lines.add(
+            "services.fiat.baseUrl",
+            optional(self.fiat_base_url.as_deref()),
+        );
 
         let slack = &self.slack;
         lines.add("slack.enabled", slack.enabled.to_string());
@@ -69,11 +78,32 @@ impl Settings {
             "reverb.judgments.interactive",
             reverb.judgments.interactive.to_string(),
         );
-        let fallback = match reverb.judgments.identity_fallback {
-            IdentityFallback::Username => "username",
+        let judgments = &reverb.judgments;
+        let fallback = match judgments.identity_fallback {
+            IdentityFallback::Username => "username (unsafe: Slack usernames are not verified)",
             IdentityFallback::None => "none",
         };
         lines.add("reverb.judgments.identityFallback", fallback.to_owned());
+        let rule = match judgments.spinnaker_user {
+            SpinnakerUserRule::Email => "email",
+            SpinnakerUserRule::LocalPart => "localPart",
+        };
+        lines.add("reverb.judgments.spinnakerUser", rule.to_owned());
+        lines.add(
+            "reverb.judgments.usersFile",
+            match &judgments.users_file {
+                Some(file) => format!("{} ({} entries)", display_path(&file.path), file.entries()),
+                None => NOT_SET.to_owned(),
+            },
+        );
+        lines.add(
+            "reverb.judgments.allowGuests",
+            judgments.allow_guests.to_string(),
+        );
+        lines.add(
+            "reverb.judgments.allowExternalUsers",
+            judgments.allow_external_users.to_string(),
+        );
         let delivery = &reverb.delivery;
         lines.add("reverb.delivery.maxAge", format_duration(delivery.max_age));
         lines.add(

@@ -47,6 +47,9 @@ pub enum ConfigError {
         problem: String,
         origin: Origin,
     },
+    /// `reverb.judgments.usersFile` cannot be used.
+    #[error("reverb.judgments.usersFile: {0}")]
+    UsersFile(#[from] crate::users_file::UsersFileError),
 }
 
 impl ConfigError {

@@ -20,6 +20,7 @@ mod properties;
 mod resolve;
 mod secret;
 mod settings;
+mod users_file;
 mod yaml;
 
 use std::path::Path;
@@ -31,7 +32,9 @@ pub use secret::Secret;
 pub use settings::{
     ConfigEntry, DeliverySettings, IdentityFallback, JudgmentSettings, LogFormat, MessageStyle,
     ReverbSettings, ServerSettings, Settings, SlackClientSettings, SlackSettings,
+    SpinnakerUserRule,
 };
+pub use users_file::{UsersFile, UsersFileError};
 
 /// Loads and checks the configuration described by `opts`.
 pub fn load(opts: &LoadOptions) -> Result<Settings, ConfigError> {

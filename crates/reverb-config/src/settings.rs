@@ -15,6 +15,8 @@ pub(crate) const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 32 << 20;
 pub(crate) const DEFAULT_SPINNAKER_BASE_URL: &str =
     "${services.deck.baseUrl:http://localhost:9000}";
 pub(crate) const DEFAULT_ORCA_BASE_URL: &str = "${services.orca.baseUrl:http://localhost:8083}";
+/// Where every Spinnaker service looks for Fiat.
+pub(crate) const DEFAULT_FIAT_BASE_URL: &str = "http://localhost:7003";
 pub(crate) const SLACK_CHAT_BASE_URL: &str = "https://slack.com";
 pub(crate) const SLACK_WEBHOOK_BASE_URL: &str = "https://hooks.slack.com/services";
 pub(crate) const DEFAULT_STORE_PATH: &str = "data/reverb.db";
@@ -29,6 +31,9 @@ pub struct Settings {
     pub spinnaker_base_url: String,
     /// `orca.baseUrl`; no trailing slash.
     pub orca_base_url: String,
+    /// Fiat's base URL when `services.fiat.enabled` (`services.fiat.baseUrl`, Spinnaker's own
+    /// keys); `None`: Fiat is off and judgments are not checked against it.
+    pub fiat_base_url: Option<String>,
     pub slack: SlackSettings,
     pub reverb: ReverbSettings,
     /// Active profiles, in order.
@@ -125,18 +130,37 @@ pub enum LogFormat {
 pub struct JudgmentSettings {
     /// `reverb.judgments.interactive`, default true.
     pub interactive: bool,
-    /// `reverb.judgments.identityFallback`.
+    /// `reverb.judgments.identityFallback`, default `none`.
     pub identity_fallback: IdentityFallback,
+    /// `reverb.judgments.spinnakerUser`: how a Slack e-mail becomes a Spinnaker user id.
+    pub spinnaker_user: SpinnakerUserRule,
+    /// `reverb.judgments.usersFile`: explicit Slack user → Spinnaker user entries.
+    pub users_file: Option<crate::users_file::UsersFile>,
+    /// `reverb.judgments.allowGuests`: let restricted and single-channel guests judge.
+    pub allow_guests: bool,
+    /// `reverb.judgments.allowExternalUsers`: let users of other organisations (Slack Connect
+    /// shared channels) judge.
+    pub allow_external_users: bool,
 }
 
 /// Who a judgment is recorded as when Slack gives no e-mail for the clicker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IdentityFallback {
-    /// The Slack username.
+    /// Nobody: refuse the click. The safe default.
     #[default]
-    Username,
-    /// Nobody: refuse the click, as Echo effectively does.
     None,
+    /// The Slack username: not unique, not verified. An explicit, unsafe opt-in.
+    Username,
+}
+
+/// The Spinnaker user id made from a clicker's Slack e-mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpinnakerUserRule {
+    /// `alice@example.com`.
+    #[default]
+    Email,
+    /// `alice` (LDAP `uid`, SAML names).
+    LocalPart,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -191,7 +215,11 @@ impl Default for JudgmentSettings {
     fn default() -> Self {
         JudgmentSettings {
             interactive: true,
-            identity_fallback: IdentityFallback::Username,
+            identity_fallback: IdentityFallback::None,
+            spinnaker_user: SpinnakerUserRule::Email,
+            users_file: None,
+            allow_guests: false,
+            allow_external_users: false,
         }
     }
 }
@@ -234,6 +262,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             spinnaker_base_url: "http://localhost:9000".to_owned(),
             orca_base_url: "http://localhost:8083".to_owned(),
+            fiat_base_url: None,
             slack: SlackSettings::default(),
             reverb: ReverbSettings::default(),
             profiles: vec![crate::profiles::DEFAULT_PROFILE.to_owned()],

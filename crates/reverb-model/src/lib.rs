@@ -6,6 +6,7 @@
 //! decoder would reject real traffic.
 
 pub mod event;
+pub mod judgment;
 pub mod notification;
 pub mod orca;
 pub mod outbound;

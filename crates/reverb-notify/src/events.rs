@@ -395,7 +395,7 @@ fn find_stage(content: &Map<String, Value>, id: &str) -> Option<Stage> {
 
 /// `chat.update` must use the token that posted the message: the app when Reverb adds buttons.
 pub(crate) fn judgment_client(ctx: &NotifyContext) -> SlackClientKind {
-    if ctx.interactive_judgments {
+    if ctx.judgment_buttons.is_some() {
         SlackClientKind::App
     } else {
         SlackClientKind::Legacy

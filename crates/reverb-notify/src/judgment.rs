@@ -5,19 +5,12 @@ use reverb_model::SlackMessage;
 use reverb_templates::{
     Decision, JudgmentButton, JudgmentButtons, LayoutOptions, MessageContent, TemplateEngine,
 };
-use serde::{Deserialize, Serialize};
 
-/// `block_id` of the Block Kit actions block.
-pub const JUDGMENT_BLOCK_ID: &str = "reverb.judgment";
-/// `action_id` of the Approve button; with judgment inputs each Approve button gets `.<n>`
-/// appended (1-based), because Slack wants action ids unique within a block.
-pub const JUDGMENT_CONTINUE_ACTION: &str = "reverb.judgment.continue";
-/// `action_id` of the Reject button.
-pub const JUDGMENT_STOP_ACTION: &str = "reverb.judgment.stop";
-/// Legacy attachments (`attachments` style): `callback_id` of the buttons' attachment(s).
-pub const JUDGMENT_CALLBACK_ID: &str = "reverb:judgment";
-/// Legacy attachments: the buttons' `name`.
-pub const JUDGMENT_BUTTON_NAME: &str = "judgment";
+use reverb_model::judgment::{
+    ACTION_CONTINUE, ACTION_STOP, BLOCK_ID, ButtonKey, ButtonRef, InputChoice, LEGACY_ACTION_NAME,
+    LEGACY_CALLBACK_ID,
+};
+
 /// An actions block holds at most 25 elements; one is Reject.
 const MAX_APPROVE_BUTTONS: usize = 24;
 
@@ -25,45 +18,6 @@ const MAX_APPROVE_BUTTONS: usize = 24;
 const CONTINUED_COLOR: &str = "#769D3E";
 const STOPPED_COLOR: &str = "#B82525";
 const UNJUDGED_COLOR: &str = "#CCCCCC";
-
-/// The decision an `action_id` stands for.
-pub fn judgment_action_decision(action_id: &str) -> Option<Decision> {
-    if action_id == JUDGMENT_STOP_ACTION {
-        return Some(Decision::Stop);
-    }
-    let rest = action_id.strip_prefix(JUDGMENT_CONTINUE_ACTION)?;
-    (rest.is_empty()
-        || rest
-            .strip_prefix('.')
-            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
-    .then_some(Decision::Continue)
-}
-
-/// What every judgment button carries in its `value` (compact JSON, keys in this order).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JudgmentButtonValue {
-    /// Application.
-    pub a: String,
-    /// Execution id.
-    pub e: String,
-    /// Stage `refId`.
-    pub s: String,
-    /// The judgment input an Approve button selects.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub i: Option<String>,
-}
-
-impl JudgmentButtonValue {
-    /// `{"a":"…","e":"…","s":"…"}` plus `"i":"…"` when there is an input.
-    pub fn to_json(&self) -> String {
-        // Serialising plain strings cannot fail; fall back to an empty object all the same.
-        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        serde_json::from_str(value).ok()
-    }
-}
 
 /// The identity of a manual-judgment stage.
 pub(crate) struct JudgmentStage<'a> {
@@ -74,16 +28,30 @@ pub(crate) struct JudgmentStage<'a> {
     pub pipeline_name: Option<&'a str>,
 }
 
-/// Approve (one per judgment input when there are inputs) and Reject.
-pub(crate) fn judgment_buttons(stage: &JudgmentStage<'_>, inputs: &[String]) -> JudgmentButtons {
-    let value = |input: Option<&str>| {
-        JudgmentButtonValue {
-            a: stage.application.to_string(),
-            e: stage.execution_id.to_string(),
-            s: stage.stage_ref_id.to_string(),
-            i: input.map(str::to_string),
+/// Approve (one per judgment input when there are inputs) and Reject, each carrying a value
+/// minted with `key`; `None` when the ids are too long to put on a button.
+pub(crate) fn judgment_buttons(
+    stage: &JudgmentStage<'_>,
+    inputs: &[String],
+    key: &ButtonKey,
+) -> Option<JudgmentButtons> {
+    if !ButtonRef::fits(stage.application, stage.execution_id, stage.stage_ref_id) {
+        tracing::warn!(
+            execution_id = stage.execution_id,
+            stage = stage.stage_ref_id,
+            "execution id or stage refId too long for a judgment button; posting without buttons"
+        );
+        return None;
+    }
+    let value = |decision: Decision, input: Option<InputChoice>| {
+        ButtonRef {
+            decision,
+            application: stage.application.to_string(),
+            execution_id: stage.execution_id.to_string(),
+            stage_ref_id: stage.stage_ref_id.to_string(),
+            input,
         }
-        .to_json()
+        .mint(key)
     };
     if inputs.len() > MAX_APPROVE_BUTTONS {
         tracing::warn!(
@@ -97,8 +65,8 @@ pub(crate) fn judgment_buttons(stage: &JudgmentStage<'_>, inputs: &[String]) -> 
         vec![JudgmentButton {
             decision: Decision::Continue,
             input: None,
-            action_id: JUDGMENT_CONTINUE_ACTION.to_string(),
-            value: value(None),
+            action_id: ACTION_CONTINUE.to_string(),
+            value: value(Decision::Continue, None),
         }]
     } else {
         inputs
@@ -108,25 +76,25 @@ pub(crate) fn judgment_buttons(stage: &JudgmentStage<'_>, inputs: &[String]) -> 
             .map(|(index, input)| JudgmentButton {
                 decision: Decision::Continue,
                 input: Some(input.clone()),
-                action_id: format!("{JUDGMENT_CONTINUE_ACTION}.{}", index + 1),
-                value: value(Some(input)),
+                action_id: format!("{ACTION_CONTINUE}.{}", index + 1),
+                value: value(Decision::Continue, Some(InputChoice::new(index + 1, input))),
             })
             .collect()
     };
     buttons.push(JudgmentButton {
         decision: Decision::Stop,
         input: None,
-        action_id: JUDGMENT_STOP_ACTION.to_string(),
-        value: value(None),
+        action_id: ACTION_STOP.to_string(),
+        value: value(Decision::Stop, None),
     });
-    JudgmentButtons {
-        block_id: JUDGMENT_BLOCK_ID.to_string(),
-        callback_id: JUDGMENT_CALLBACK_ID.to_string(),
-        name: JUDGMENT_BUTTON_NAME.to_string(),
+    Some(JudgmentButtons {
+        block_id: BLOCK_ID.to_string(),
+        callback_id: LEGACY_CALLBACK_ID.to_string(),
+        name: LEGACY_ACTION_NAME.to_string(),
         stage_name: stage.stage_name.to_string(),
         pipeline_name: stage.pipeline_name.map(str::to_string),
         buttons,
-    }
+    })
 }
 
 /// Everything the resolved view shows: the templates' own view type, so there is one
@@ -159,48 +127,6 @@ mod tests {
     use reverb_templates::{MessageStyle, TemplateOptions};
 
     #[test]
-    fn button_values_are_compact_json_in_order() {
-        let value = JudgmentButtonValue {
-            a: "myapp".into(),
-            e: "01H".into(),
-            s: "1".into(),
-            i: None,
-        };
-        assert_eq!(value.to_json(), r#"{"a":"myapp","e":"01H","s":"1"}"#);
-        let with_input = JudgmentButtonValue {
-            i: Some("ship \"it\"".into()),
-            ..value
-        };
-        assert_eq!(
-            with_input.to_json(),
-            r#"{"a":"myapp","e":"01H","s":"1","i":"ship \"it\""}"#
-        );
-        assert_eq!(
-            JudgmentButtonValue::parse(&with_input.to_json()),
-            Some(with_input)
-        );
-        assert_eq!(JudgmentButtonValue::parse("nope"), None);
-    }
-
-    #[test]
-    fn action_ids_map_to_decisions() {
-        assert_eq!(
-            judgment_action_decision("reverb.judgment.continue"),
-            Some(Decision::Continue)
-        );
-        assert_eq!(
-            judgment_action_decision("reverb.judgment.continue.12"),
-            Some(Decision::Continue)
-        );
-        assert_eq!(
-            judgment_action_decision("reverb.judgment.stop"),
-            Some(Decision::Stop)
-        );
-        assert_eq!(judgment_action_decision("reverb.judgment.continuex"), None);
-        assert_eq!(judgment_action_decision("keel"), None);
-    }
-
-    #[test]
     fn many_inputs_fit_one_actions_block() {
         let stage = JudgmentStage {
             application: "a",
@@ -210,8 +136,13 @@ mod tests {
             pipeline_name: None,
         };
         let inputs: Vec<String> = (0..30).map(|i| format!("option {i}")).collect();
-        let buttons = judgment_buttons(&stage, &inputs);
+        let key = ButtonKey::from_bytes(&[7; ButtonKey::LEN]);
+        let buttons = judgment_buttons(&stage, &inputs, &key).unwrap();
         assert_eq!(buttons.buttons.len(), 25);
+        let second = ButtonRef::verify(&buttons.buttons[1].value, &key).unwrap();
+        assert_eq!(second.input.as_ref().map(|i| i.index), Some(2));
+        assert!(second.input.unwrap().matches("option 1"));
+        assert!(buttons.buttons.iter().all(|b| b.value.len() < 120));
         assert_eq!(buttons.buttons[23].action_id, "reverb.judgment.continue.24");
         assert_eq!(buttons.buttons[24].decision, Decision::Stop);
     }

@@ -4,7 +4,7 @@
 //!   send, plus edits that close manual-judgment messages when their stage ends.
 //! - [`plan_notification`]: a `POST /notifications` → Echo's `SlackNotificationService` /
 //!   `SlackInteractiveNotificationService` messages; Orca manual judgments get Approve/Reject
-//!   buttons when [`NotifyContext::interactive_judgments`] is on.
+//!   buttons when [`NotifyContext::judgment_buttons`] holds the key.
 //! - [`render_judgment_resolution`]: the view that replaces the buttons after a decision.
 //!
 //! Nothing here sends or stores: the result is a list of [`OutboundMessage`]s for the outbox.
@@ -17,17 +17,14 @@ mod notifications;
 mod probe;
 
 pub use events::plan_event;
-pub use judgment::{
-    JUDGMENT_BLOCK_ID, JUDGMENT_BUTTON_NAME, JUDGMENT_CALLBACK_ID, JUDGMENT_CONTINUE_ACTION,
-    JUDGMENT_STOP_ACTION, JudgmentButtonValue, JudgmentResolution, judgment_action_decision,
-    render_judgment_resolution,
-};
+pub use judgment::{JudgmentResolution, render_judgment_resolution};
 pub use links::{execution_link, execution_ref_key, judgment_ref_key};
 pub use notifications::plan_notification;
 pub use probe::EventProbe;
 pub use reverb_templates::Decision;
 
 use reverb_model::OutboundMessage;
+use reverb_model::judgment::ButtonKey;
 
 /// The configuration the rules depend on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,8 +39,9 @@ pub struct NotifyContext {
     pub legacy_link_names: bool,
     /// `slack.app.expandUserNames`.
     pub app_link_names: bool,
-    /// Add Approve/Reject buttons to Orca manual judgments (sent with the Slack app).
-    pub interactive_judgments: bool,
+    /// Add Approve/Reject buttons to Orca manual judgments (sent with the Slack app), their
+    /// values minted with this key; `None`: no buttons.
+    pub judgment_buttons: Option<ButtonKey>,
     /// `reverb.slack.threads`: stage messages reply in the thread of the pipeline's message.
     pub threads: bool,
 }
@@ -75,6 +73,11 @@ pub enum NotifyError {
     UnknownTemplateGroup(String),
     #[error("additionalContext.body (or customBody) is required when no templateGroup is given")]
     MissingBody,
+    /// A caller may not make buttons that Reverb's own click handling would act on.
+    #[error(
+        "interactiveActions.callbackServiceId '{0}' is reserved by Reverb: use the id of the service that handles the callback (e.g. keel)"
+    )]
+    ReservedCallbackService(String),
 }
 
 #[cfg(test)]

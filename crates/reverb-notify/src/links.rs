@@ -42,9 +42,10 @@ pub(crate) fn event_link(
 
 /// The manual-judgment message of one stage in one channel: `judgment:{exec}:{refId}@{lane}`.
 pub fn judgment_ref_key(execution_id: &str, stage_ref_id: &str, address: &str) -> String {
-    format!(
-        "judgment:{execution_id}:{stage_ref_id}@{}",
-        OutboundMessage::lane_of(address)
+    reverb_model::judgment::judgment_ref_key(
+        execution_id,
+        stage_ref_id,
+        &OutboundMessage::lane_of(address),
     )
 }
 

@@ -29,6 +29,14 @@ pub fn plan_notification(
     templates: &TemplateEngine,
 ) -> Result<NotificationPlan, NotifyError> {
     let notification_type = n.type_upper().ok_or(NotifyError::MissingNotificationType)?;
+    if let Some(service) = n
+        .interactive_actions
+        .as_ref()
+        .and_then(|a| a.callback_service_id.as_deref())
+        .filter(|s| reverb_model::judgment::is_reserved_service_id(s))
+    {
+        return Err(NotifyError::ReservedCallbackService(service.to_string()));
+    }
     if notification_type != "SLACK" {
         return Ok(NotificationPlan::NotHandled);
     }
@@ -199,11 +207,9 @@ fn judgment_messages(
         (Some(ref_id), false) => Some((view.execution_id.clone(), ref_id.clone())),
         _ => None,
     };
-    let (layout, client) = match &judgment_id {
-        Some((execution_id, ref_id))
-            if group == JudgmentGroup::Awaiting
-                && ctx.interactive_judgments
-                && !n.is_interactive() =>
+    let buttons = match (&judgment_id, &ctx.judgment_buttons) {
+        (Some((execution_id, ref_id)), Some(key))
+            if group == JudgmentGroup::Awaiting && !n.is_interactive() =>
         {
             let stage = JudgmentStage {
                 application: &view.application,
@@ -212,16 +218,22 @@ fn judgment_messages(
                 stage_name: &view.stage_name,
                 pipeline_name: view.pipeline_name.as_deref(),
             };
+            judgment_buttons(&stage, &view.judgment_inputs, key)
+        }
+        _ => None,
+    };
+    let (layout, client) = match buttons {
+        Some(buttons) => {
             let layout = LayoutOptions {
                 color: DEFAULT_COLOR.to_string(),
                 compact: ctx.app_compact,
                 link_names: ctx.app_link_names,
                 legacy_actions: None,
-                judgment: Some(judgment_buttons(&stage, &view.judgment_inputs)),
+                judgment: Some(buttons),
             };
             (layout, SlackClientKind::App)
         }
-        _ => (delivery.layout(n)?, delivery.client),
+        None => (delivery.layout(n)?, delivery.client),
     };
     let decision = match group {
         JudgmentGroup::Awaiting => None,

@@ -10,8 +10,9 @@ use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use prometheus::Registry;
-use reverb_callbacks::{CallbackSettings, ClickHandler, IdentityFallback};
+use reverb_callbacks::{CallbackSettings, ClickHandler, IdentitySettings, SlackAppCheck};
 use reverb_config::Settings;
+use reverb_model::judgment::ButtonKey;
 use reverb_notify::NotifyContext;
 use reverb_slack::{
     DeliveryEngine, DeliveryMetrics, DeliverySettings, SlackClient, SlackClientConfig, SlackClients,
@@ -44,6 +45,10 @@ pub enum BuildError {
     Templates(#[from] TemplateError),
     #[error(transparent)]
     Echo(#[from] crate::echo::EchoConfigError),
+    #[error("the operating system's random source failed")]
+    Random,
+    #[error("resuming unfinished clicks: {0}")]
+    Clicks(#[from] reverb_callbacks::StoreCallError),
 }
 
 impl BuildError {
@@ -127,14 +132,14 @@ fn delivery_settings(settings: &Settings) -> DeliverySettings {
     }
 }
 
-fn notify_context(settings: &Settings) -> NotifyContext {
+fn notify_context(settings: &Settings, button_key: &ButtonKey) -> NotifyContext {
     NotifyContext {
         spinnaker_base_url: settings.spinnaker_base_url.clone(),
         legacy_compact: settings.slack.legacy.send_compact_messages,
         app_compact: settings.slack.app.send_compact_messages,
         legacy_link_names: settings.slack.legacy.expand_user_names,
         app_link_names: settings.slack.app.expand_user_names,
-        interactive_judgments: settings.interactive_judgments(),
+        judgment_buttons: settings.interactive_judgments().then(|| button_key.clone()),
         threads: settings.reverb.threads,
     }
 }
@@ -149,15 +154,73 @@ fn load_templates(settings: &Settings) -> Result<TemplateEngine, TemplateError> 
     })
 }
 
-fn callback_settings(settings: &Arc<Settings>) -> CallbackSettings {
-    let mut c = CallbackSettings::new(&settings.orca_base_url, &settings.spinnaker_base_url);
-    c.identity_fallback = match settings.reverb.judgments.identity_fallback {
-        reverb_config::IdentityFallback::Username => IdentityFallback::SlackUsername,
-        reverb_config::IdentityFallback::None => IdentityFallback::None,
+/// The store's name for the key judgment buttons are minted with.
+const BUTTON_KEY_SECRET: &str = "judgment-button-key";
+
+/// The installation's button key: made at the first start, kept in the store ever after, so
+/// buttons posted before a restart still work after it.
+async fn button_key(store: &Arc<SqliteStore>) -> Result<ButtonKey, BuildError> {
+    let fresh = ButtonKey::generate_bytes().ok_or(BuildError::Random)?;
+    let store = store.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        store.secret_or_insert(BUTTON_KEY_SECRET, &fresh, routes::health::now_ms())
+    })
+    .await
+    .map_err(|_| BuildError::Random)??;
+    Ok(ButtonKey::from_bytes(&bytes))
+}
+
+fn callback_settings(settings: &Arc<Settings>, button_key: ButtonKey) -> CallbackSettings {
+    let mut c = CallbackSettings::new(
+        &settings.orca_base_url,
+        &settings.spinnaker_base_url,
+        button_key,
+    );
+    let judgments = &settings.reverb.judgments;
+    c.identity = IdentitySettings {
+        fallback: judgments.identity_fallback,
+        spinnaker_user: judgments.spinnaker_user,
+        users_file: judgments.users_file.clone(),
+        allow_guests: judgments.allow_guests,
+        allow_external_users: judgments.allow_external_users,
+        ..IdentitySettings::default()
     };
+    c.fiat_base_url = settings.fiat_base_url.clone();
     let lookup = settings.clone();
     c.service_base_url = Arc::new(move |service| lookup.service_base_url(service));
     c
+}
+
+/// Take up clicks a stopped process accepted but never finished.
+async fn resume_clicks(clicks: Arc<ClickHandler>) -> Result<(), BuildError> {
+    for click in clicks.resume_unfinished().await? {
+        let clicks = clicks.clone();
+        tokio::spawn(async move {
+            let outcome = clicks.run(click).await;
+            tracing::info!(outcome = ?outcome, "resumed Slack click handled");
+        });
+    }
+    Ok(())
+}
+
+/// One line about the Slack app's token: its workspace, and what missing scopes disable.
+fn log_slack_app(check: &SlackAppCheck) {
+    match check {
+        SlackAppCheck::Complete { team_id, .. } => {
+            tracing::info!(team = %team_id, "Slack app token checked: every scope Reverb uses is granted")
+        }
+        SlackAppCheck::MissingScopes { team_id, missing } => {
+            let text = missing
+                .iter()
+                .map(|(scope, disables)| format!("{scope} (disables {disables})"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            tracing::warn!(team = %team_id, missing = %text, "the Slack app token lacks scopes Reverb uses")
+        }
+        SlackAppCheck::Unknown(code) => {
+            tracing::warn!(error = %code, "could not check the Slack app token (auth.test); checked again at the first click")
+        }
+    }
 }
 
 impl Application {
@@ -167,6 +230,7 @@ impl Application {
         // start-up error naming the file and line, never a failure at send time.
         let templates = Arc::new(load_templates(&settings)?);
         let store = Arc::new(SqliteStore::open(&settings.reverb.store_path)?);
+        let button_key = button_key(&store).await?;
         let registry = Registry::new();
         let http_metrics = HttpMetrics::register(&registry)?;
         let delivery_metrics = DeliveryMetrics::register(&registry)?;
@@ -206,7 +270,7 @@ impl Application {
                 engine.clone(),
                 app_client,
                 http.clone(),
-                callback_settings(&settings),
+                callback_settings(&settings, button_key.clone()),
                 crate::rendering::judgment_renderer(templates.clone()),
                 &registry,
             )?)),
@@ -219,8 +283,19 @@ impl Application {
             _ => None,
         };
 
+        let slack_app = Arc::new(std::sync::RwLock::new(None));
+        if let Some(clicks) = &clicks {
+            resume_clicks(clicks.clone()).await?;
+            let (clicks, slack_app) = (clicks.clone(), slack_app.clone());
+            tokio::spawn(async move {
+                let check = clicks.check_slack_app().await;
+                log_slack_app(&check);
+                *slack_app.write().unwrap_or_else(|p| p.into_inner()) = Some(check);
+            });
+        }
         let state = web::Data::new(AppState {
-            notify: notify_context(&settings),
+            notify: notify_context(&settings, &button_key),
+            slack_app,
             settings: settings.clone(),
             delivery: delivery.clone(),
             templates,

@@ -21,6 +21,8 @@ pub struct AppState {
     pub notify: NotifyContext,
     /// `None` unless Slack is enabled and a signing secret is configured.
     pub clicks: Option<Arc<ClickHandler>>,
+    /// What the Slack app token's `auth.test` said (scopes), once asked.
+    pub slack_app: Arc<std::sync::RwLock<Option<reverb_callbacks::SlackAppCheck>>>,
     pub registry: Registry,
     /// The main runtime: background work started by a request runs here, not on the actix
     /// worker's runtime, which is dropped (cancelling its tasks) when the worker stops.

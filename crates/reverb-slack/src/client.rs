@@ -39,13 +39,33 @@ pub struct PostedMessage {
 }
 
 /// The parts of a Slack user Reverb reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SlackUser {
     pub id: String,
     pub name: Option<String>,
     pub real_name: Option<String>,
     pub email: Option<String>,
     pub deleted: bool,
+    /// The user's own workspace (another organisation's for a Slack Connect stranger).
+    pub team_id: Option<String>,
+    /// A bot or an app user: never a person who can be held to a judgment.
+    pub is_bot: bool,
+    /// A multi-channel guest (`is_restricted`) or single-channel guest (`is_ultra_restricted`).
+    pub is_guest: bool,
+    /// Slack's flag for a user of another organisation seen through a shared channel.
+    pub is_stranger: bool,
+}
+
+/// Who the bot token is (`auth.test`) and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TokenIdentity {
+    pub team_id: String,
+    pub enterprise_id: Option<String>,
+    /// An org-wide install on Enterprise Grid: clicks come from every workspace of the org.
+    pub is_enterprise_install: bool,
+    pub bot_user_id: Option<String>,
+    /// The scopes Slack listed in `x-oauth-scopes`; `None` when Slack sent no such header.
+    pub scopes: Option<Vec<String>>,
 }
 
 #[derive(Clone)]
@@ -133,7 +153,23 @@ impl SlackClient {
         method: &'static str,
         sent: Result<reqwest::Response, reqwest::Error>,
     ) -> Result<serde_json::Map<String, Value>, SlackError> {
+        self.finish_with_scopes(method, sent)
+            .await
+            .map(|(map, _)| map)
+    }
+
+    /// [`Self::finish`], also returning the `x-oauth-scopes` header Slack sends with answers.
+    async fn finish_with_scopes(
+        &self,
+        method: &'static str,
+        sent: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<(serde_json::Map<String, Value>, Option<String>), SlackError> {
         let resp = sent.map_err(|e| SlackError::transport(method, &e))?;
+        let scopes = resp
+            .headers()
+            .get("x-oauth-scopes")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let status = resp.status().as_u16();
         let retry_after = retry_after(&resp);
         let text = resp
@@ -151,7 +187,7 @@ impl SlackClient {
             detail: Some("Slack's answer was not JSON".into()),
         })?;
         if envelope.ok {
-            Ok(envelope.rest)
+            Ok((envelope.rest, scopes))
         } else {
             let code = envelope.error.unwrap_or_else(|| "unknown_error".into());
             let detail = envelope
@@ -260,6 +296,50 @@ impl SlackClient {
         self.call_json("auth.test", &json!({})).await
     }
 
+    /// `auth.test` read as the token's workspace and scopes.
+    pub async fn token_identity(&self) -> Result<TokenIdentity, SlackError> {
+        let method = "auth.test";
+        let mut req = self
+            .http
+            .post(self.api_url(method))
+            .header(CONTENT_TYPE, "application/json; charset=utf-8")
+            .timeout(self.config.timeout)
+            .body("{}");
+        if let Some(b) = self.bearer() {
+            req = req.header(AUTHORIZATION, b);
+        }
+        let (answer, scopes) = self.finish_with_scopes(method, req.send().await).await?;
+        let text = |key: &str| {
+            answer
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let team_id = text("team_id").ok_or_else(|| SlackError {
+            method,
+            code: "invalid_response".into(),
+            class: crate::ErrorClass::Retryable,
+            http_status: Some(200),
+            detail: Some("auth.test named no team_id".into()),
+        })?;
+        Ok(TokenIdentity {
+            team_id,
+            enterprise_id: text("enterprise_id"),
+            is_enterprise_install: answer
+                .get("is_enterprise_install")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            bot_user_id: text("user_id"),
+            scopes: scopes.map(|list| {
+                list.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            }),
+        })
+    }
+
     /// POST a JSON body to an interaction's `response_url` (no token, no envelope).
     pub async fn post_response_url(&self, url: &str, body: &Value) -> Result<(), SlackError> {
         self.post_hook("response_url", url, body).await
@@ -323,6 +403,7 @@ fn posted(answer: &serde_json::Map<String, Value>, fallback_channel: &str) -> Po
 }
 
 fn parse_user(user: &Value, fallback_id: &str) -> SlackUser {
+    let flag = |key: &str| user.get(key).and_then(Value::as_bool).unwrap_or(false);
     let s = |v: Option<&Value>| {
         v.and_then(Value::as_str)
             .filter(|s| !s.is_empty())
@@ -333,10 +414,11 @@ fn parse_user(user: &Value, fallback_id: &str) -> SlackUser {
         name: s(user.get("name")),
         real_name: s(user.get("real_name")).or_else(|| s(user.pointer("/profile/real_name"))),
         email: s(user.pointer("/profile/email")),
-        deleted: user
-            .get("deleted")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        deleted: flag("deleted"),
+        team_id: s(user.get("team_id")),
+        is_bot: flag("is_bot") || flag("is_app_user"),
+        is_guest: flag("is_restricted") || flag("is_ultra_restricted"),
+        is_stranger: flag("is_stranger"),
     }
 }
 

@@ -31,6 +31,14 @@ impl SlackError {
         self.class == ErrorClass::Permanent
     }
 
+    /// How long Slack asked to wait, for a rate-limited call.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.class {
+            ErrorClass::RateLimited { retry_after } => Some(retry_after),
+            _ => None,
+        }
+    }
+
     /// Classify an `ok:false` envelope by its error code.
     pub(crate) fn from_code(method: &'static str, code: &str, detail: Option<String>) -> Self {
         Self {

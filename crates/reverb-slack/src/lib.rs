@@ -10,7 +10,7 @@ mod error;
 mod metrics;
 mod pacing;
 
-pub use client::{PostedMessage, SlackClient, SlackClientConfig, SlackUser};
+pub use client::{PostedMessage, SlackClient, SlackClientConfig, SlackUser, TokenIdentity};
 pub use engine::{DeliveryEngine, DeliverySettings, EnqueueError, SlackClients};
 pub use error::{ErrorClass, SlackError};
 pub use metrics::DeliveryMetrics;

@@ -11,8 +11,8 @@ mod types;
 
 pub use sqlite::SqliteStore;
 pub use types::{
-    ForwardedRequest, JudgmentClaim, MessageRef, OutboxStats, QueuedMessage, StoreError,
-    StoredMessage,
+    ClickAcceptance, ForwardedRequest, JudgmentClaim, MessageRef, OutboxStats, PendingClick,
+    QueuedMessage, StoreError, StoredMessage,
 };
 
 use reverb_model::OutboundMessage;
@@ -84,6 +84,35 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The recorded outcome of a decided judgment.
     fn judgment_outcome(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Release every claim still in progress: at start, when no click of this store can be
+    /// running (one process per store), so nobody is told "already being judged" by a claim
+    /// whose holder is gone. Returns how many were released.
+    fn release_unfinished_claims(&self) -> Result<usize, StoreError>;
+
+    /// The installation's secret `name`: the stored one, or `fresh` stored now when there is
+    /// none yet (first start). Every caller gets the same value.
+    fn secret_or_insert(
+        &self,
+        name: &str,
+        fresh: &[u8],
+        now_ms: i64,
+    ) -> Result<Vec<u8>, StoreError>;
+
+    /// Record a signed Slack request (`request_key`: its timestamp and signature) and store its
+    /// payload, in one transaction: [`ClickAcceptance::Replay`] when the same request was
+    /// accepted less than `window_ms` ago. Older records are forgotten on the way.
+    fn accept_click(
+        &self,
+        request_key: &str,
+        payload: &str,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<ClickAcceptance, StoreError>;
+    /// The click was handled to the end.
+    fn finish_click(&self, id: i64) -> Result<(), StoreError>;
+    /// Clicks accepted and never finished, oldest first.
+    fn unfinished_clicks(&self) -> Result<Vec<PendingClick>, StoreError>;
 
     /// Echo passthrough queue: persist a request to forward, in order.
     fn enqueue_forward(&self, request: &ForwardedRequest, now_ms: i64) -> Result<i64, StoreError>;

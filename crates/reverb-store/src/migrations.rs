@@ -42,4 +42,22 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
             created_ms INTEGER NOT NULL
         );",
     ),
+    (
+        3,
+        "CREATE TABLE secrets (
+            name TEXT PRIMARY KEY,
+            value BLOB NOT NULL,
+            created_ms INTEGER NOT NULL
+        );
+        CREATE TABLE seen_requests (
+            request_key TEXT PRIMARY KEY,
+            seen_ms INTEGER NOT NULL
+        );
+        CREATE INDEX seen_requests_age ON seen_requests(seen_ms);
+        CREATE TABLE pending_clicks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            payload TEXT NOT NULL,
+            received_ms INTEGER NOT NULL
+        );",
+    ),
 ];

@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::Store;
 use crate::migrations::MIGRATIONS;
 use crate::types::{
-    ForwardedRequest, JudgmentClaim, MessageRef, OutboxStats, QueuedMessage, StoreError,
-    StoredMessage,
+    ClickAcceptance, ForwardedRequest, JudgmentClaim, MessageRef, OutboxStats, PendingClick,
+    QueuedMessage, StoreError, StoredMessage,
 };
 use reverb_model::OutboundMessage;
 
@@ -435,6 +435,89 @@ impl Store for SqliteStore {
         })
     }
 
+    fn release_unfinished_claims(&self) -> Result<usize, StoreError> {
+        self.with(|c| Ok(c.execute("DELETE FROM judgments WHERE state = 'claimed'", [])?))
+    }
+
+    fn secret_or_insert(
+        &self,
+        name: &str,
+        fresh: &[u8],
+        now_ms: i64,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO secrets (name, value, created_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO NOTHING",
+                params![name, fresh, now_ms],
+            )?;
+            let value: Vec<u8> =
+                tx.query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })?;
+            tx.commit()?;
+            Ok(value)
+        })
+    }
+
+    fn accept_click(
+        &self,
+        request_key: &str,
+        payload: &str,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<ClickAcceptance, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
+                "DELETE FROM seen_requests WHERE seen_ms < ?1",
+                [now_ms.saturating_sub(window_ms)],
+            )?;
+            let inserted = tx.execute(
+                "INSERT INTO seen_requests (request_key, seen_ms) VALUES (?1, ?2)
+                 ON CONFLICT(request_key) DO NOTHING",
+                params![request_key, now_ms],
+            )?;
+            let answer = if inserted == 0 {
+                ClickAcceptance::Replay
+            } else {
+                tx.execute(
+                    "INSERT INTO pending_clicks (payload, received_ms) VALUES (?1, ?2)",
+                    params![payload, now_ms],
+                )?;
+                ClickAcceptance::Accepted(tx.last_insert_rowid())
+            };
+            tx.commit()?;
+            Ok(answer)
+        })
+    }
+
+    fn finish_click(&self, id: i64) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute("DELETE FROM pending_clicks WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+
+    fn unfinished_clicks(&self) -> Result<Vec<PendingClick>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, payload, received_ms FROM pending_clicks ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(PendingClick {
+                        id: r.get(0)?,
+                        payload: r.get(1)?,
+                        received_ms: r.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+    }
+
     fn finish_judgment(
         &self,
         key: &str,
@@ -586,7 +669,7 @@ mod tests {
             .unwrap();
         assert_eq!(store.pending().unwrap().len(), 2);
         assert_eq!(store.message_ref("k1").unwrap(), Some(r));
-        assert_eq!(store.schema_version().unwrap(), 2);
+        assert_eq!(store.schema_version().unwrap(), 3);
     }
 
     #[test]
@@ -647,6 +730,75 @@ mod tests {
         let found = store.refs_with_prefix("judgment:e1:2@").unwrap();
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].1.channel_id, "C9");
+    }
+
+    #[test]
+    fn a_signed_request_is_accepted_once_per_window_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reverb.db");
+        let window = 300_000;
+        let id = {
+            let store = SqliteStore::open(&path).unwrap();
+            let ClickAcceptance::Accepted(id) = store
+                .accept_click("1700:v0=ab", "{}", 1_000, window)
+                .unwrap()
+            else {
+                panic!("first sight must be accepted");
+            };
+            assert_eq!(
+                store
+                    .accept_click("1700:v0=ab", "{}", 2_000, window)
+                    .unwrap(),
+                ClickAcceptance::Replay
+            );
+            id
+        };
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            store
+                .accept_click("1700:v0=ab", "{}", 3_000, window)
+                .unwrap(),
+            ClickAcceptance::Replay,
+            "the record of what was seen outlives a restart"
+        );
+        let unfinished = store.unfinished_clicks().unwrap();
+        assert_eq!(unfinished.len(), 1);
+        assert_eq!(unfinished[0].id, id);
+        store.finish_click(id).unwrap();
+        assert!(store.unfinished_clicks().unwrap().is_empty());
+        // Past the window the record is forgotten (Slack's signature check refuses it anyway).
+        assert!(matches!(
+            store
+                .accept_click("1700:v0=ab", "{}", 1_000 + window + 1, window)
+                .unwrap(),
+            ClickAcceptance::Accepted(_)
+        ));
+    }
+
+    #[test]
+    fn a_secret_is_made_once() {
+        let store = SqliteStore::in_memory().unwrap();
+        let first = store.secret_or_insert("k", &[1, 2, 3], 0).unwrap();
+        let second = store.secret_or_insert("k", &[9, 9, 9], 1).unwrap();
+        assert_eq!(first, vec![1, 2, 3]);
+        assert_eq!(second, first);
+    }
+
+    #[test]
+    fn unfinished_claims_are_released_at_start() {
+        let store = SqliteStore::in_memory().unwrap();
+        store.claim_judgment("open", "a", 0, 60_000).unwrap();
+        store.claim_judgment("done", "a", 0, 60_000).unwrap();
+        store.finish_judgment("done", "x", true, 1).unwrap();
+        assert_eq!(store.release_unfinished_claims().unwrap(), 1);
+        assert_eq!(
+            store.claim_judgment("open", "b", 2, 60_000).unwrap(),
+            JudgmentClaim::Granted
+        );
+        assert!(matches!(
+            store.claim_judgment("done", "b", 2, 60_000).unwrap(),
+            JudgmentClaim::Decided { .. }
+        ));
     }
 
     #[test]

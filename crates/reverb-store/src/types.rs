@@ -75,3 +75,21 @@ pub struct ForwardedRequest {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
+
+/// What the store made of a signed Slack request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClickAcceptance {
+    /// First time seen: stored under this id until it is handled.
+    Accepted(i64),
+    /// The same signed request was already accepted within the replay window.
+    Replay,
+}
+
+/// A click accepted but not yet handled to the end (a crash in between).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingClick {
+    pub id: i64,
+    /// The interaction payload JSON, as Slack signed it.
+    pub payload: String,
+    pub received_ms: i64,
+}

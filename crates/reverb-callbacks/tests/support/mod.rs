@@ -14,11 +14,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus::Registry;
 use reverb_callbacks::{
-    ACTION_CONTINUE, ACTION_STOP, CallbackSettings, ClickHandler, Decision, IdentityFallback,
-    Interaction, JudgmentTarget, ResolvedJudgment, judgment_button_value, parse_interaction,
+    CallbackSettings, ClickHandler, Decision, Interaction, ResolvedJudgment, parse_interaction,
     sign_v0, verify_signature,
 };
+use reverb_config::IdentityFallback;
 use reverb_model::SlackMessage;
+use reverb_model::judgment::{
+    ACTION_CONTINUE, ACTION_STOP, ButtonKey, ButtonRef, Decision as ButtonDecision, InputChoice,
+};
 use reverb_slack::{
     DeliveryEngine, DeliveryMetrics, DeliverySettings, SlackClient, SlackClientConfig, SlackClients,
 };
@@ -32,6 +35,13 @@ pub const STAGE_ID: &str = "01HTZ8Q5N1B4C6D8E0F2G4H6J8";
 pub const CHANNEL_ID: &str = "C0DEPLOY01";
 pub const SIGNING_SECRET: &[u8] = b"test-signing-secret";
 pub const WAIT: Duration = Duration::from_secs(10);
+/// The bot token's workspace, as the fixtures name it.
+pub const TEAM_ID: &str = "T00000000";
+
+/// The installation's button key in these tests.
+pub fn test_key() -> ButtonKey {
+    ButtonKey::from_bytes(&[42; ButtonKey::LEN])
+}
 
 pub const EXECUTION_FIXTURE: &str = include_str!("../fixtures/execution-running.json");
 pub const BLOCK_ACTIONS_FIXTURE: &str = include_str!("../fixtures/callback-block-actions.json");
@@ -275,6 +285,9 @@ fn slack_answer(users: &HashMap<String, UserAnswer>, r: &Recorded) -> Reply {
                 None => Reply::json(json!({"ok": false, "error": "user_not_found"})),
             }
         }
+        ("POST", "/api/auth.test") => Reply::json(
+            json!({"ok": true, "team_id": TEAM_ID, "user_id": "U0REVERB01", "team": "Example"}),
+        ),
         ("POST", "/api/chat.update") => {
             let body = r.json();
             Reply::json(json!({"ok": true, "channel": body["channel"], "ts": body["ts"]}))
@@ -299,7 +312,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            identity_fallback: IdentityFallback::SlackUsername,
+            identity_fallback: IdentityFallback::None,
             orca_retry_for: Duration::from_secs(5),
             readback_timeout: Duration::from_secs(3),
         }
@@ -403,9 +416,13 @@ impl Harness {
         .await
         .unwrap();
         let keel_url = keel.url.clone();
-        let mut settings =
-            CallbackSettings::new(orca.server.url.clone(), "https://deck.example.com");
-        settings.identity_fallback = options.identity_fallback;
+        let mut settings = CallbackSettings::new(
+            orca.server.url.clone(),
+            "https://deck.example.com",
+            test_key(),
+        );
+        settings.identity.fallback = options.identity_fallback;
+        settings.identity.lookup_budget = Duration::from_secs(2);
         settings.service_base_url = Arc::new(move |id| (id == "keel").then(|| keel_url.clone()));
         settings.orca_retry_for = options.orca_retry_for;
         settings.readback_timeout = options.readback_timeout;
@@ -471,13 +488,38 @@ pub fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-pub fn target(input: Option<&str>) -> JudgmentTarget {
-    JudgmentTarget {
+/// The value Reverb mints for a button of the fixture judgment; an input is named by its
+/// position in the fixture execution's `judgmentInputs`.
+pub fn minted_value(decision: Decision, input: Option<&str>) -> String {
+    let decision = match decision {
+        Decision::Stop => ButtonDecision::Stop,
+        _ => ButtonDecision::Continue,
+    };
+    let execution: Value = serde_json::from_str(EXECUTION_FIXTURE).unwrap();
+    let listed: Vec<String> = execution["stages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["refId"] == "1")
+        .flat_map(|s| {
+            s["context"]["judgmentInputs"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|i| i["value"].as_str().map(str::to_string))
+        .collect();
+    ButtonRef {
+        decision,
         application: "myapp".into(),
         execution_id: EXECUTION_ID.into(),
         stage_ref_id: "1".into(),
-        judgment_input: input.map(str::to_string),
+        input: input.map(|text| {
+            let index = listed.iter().position(|l| l == text).map_or(99, |i| i + 1);
+            InputChoice::new(index, text)
+        }),
     }
+    .mint(&test_key())
 }
 
 /// Slack's form encoding (`*` as `%2A`; Java's URLEncoder would leave it literal).
@@ -542,7 +584,7 @@ pub fn block_click(
         Decision::Stop => ACTION_STOP,
         _ => ACTION_CONTINUE,
     });
-    payload["actions"][0]["value"] = json!(judgment_button_value(&target(input)));
+    payload["actions"][0]["value"] = json!(minted_value(decision, input));
     receive(&sign_payload(&payload))
 }
 

@@ -136,7 +136,7 @@ fn judgment_stage_end(status: &str, judged: bool, canceled: bool) -> Value {
 #[test]
 fn judged_stage_end_updates_the_judgment_message() {
     let context = NotifyContext {
-        interactive_judgments: true,
+        judgment_buttons: Some(reverb_model::judgment::ButtonKey::from_bytes(&[9; 32])),
         ..ctx()
     };
     let planned = plan_event(

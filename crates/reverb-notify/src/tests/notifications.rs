@@ -5,7 +5,9 @@ use reverb_templates::MessageStyle;
 use serde_json::{Value, json};
 
 use super::{attachment, ctx, notification, templates, text_of};
-use crate::{JudgmentButtonValue, NotificationPlan, NotifyContext, NotifyError, plan_notification};
+use reverb_model::judgment::{ButtonKey, ButtonRef, Decision, InputChoice};
+
+use crate::{NotificationPlan, NotifyContext, NotifyError, plan_notification};
 
 const MJ_LINK: &str =
     "http://spinnaker/#/applications/myapp/executions/details/01HTZ8Q5M3K7V2N9P4R6S8T0WX?refId=1";
@@ -136,6 +138,17 @@ fn routing_and_errors() {
     let mut bad_button = keel();
     bad_button["interactiveActions"]["actions"][1]["label"] = Value::Null;
     assert_eq!(error(bad_button), NotifyError::InvalidButton { index: 1 });
+    // Buttons a caller makes can never be Reverb's own judgment buttons.
+    for reserved in ["reverb", "Reverb", "reverb:judgment"] {
+        let mut forged = keel();
+        forged["interactiveActions"]["callbackServiceId"] = json!(reserved);
+        let refused = error(forged);
+        assert_eq!(
+            refused,
+            NotifyError::ReservedCallbackService(reserved.into())
+        );
+        assert!(refused.to_string().contains("callbackServiceId"));
+    }
     // An empty list of recipients sends nothing, as in Echo.
     let none = planned(
         json!({"notificationType": "SLACK", "to": [], "additionalContext": {"body": "b"}}),
@@ -244,9 +257,25 @@ fn manual_judgment_step_link_follows_echo() {
     );
 }
 
+fn test_key() -> ButtonKey {
+    ButtonKey::from_bytes(&[9; ButtonKey::LEN])
+}
+
+/// The value Reverb mints for a button of the sample judgment.
+fn minted(decision: Decision, input: Option<(usize, &str)>) -> String {
+    ButtonRef {
+        decision,
+        application: "myapp".into(),
+        execution_id: "01HTZ8Q5M3K7V2N9P4R6S8T0WX".into(),
+        stage_ref_id: "1".into(),
+        input: input.map(|(index, text)| InputChoice::new(index, text)),
+    }
+    .mint(&test_key())
+}
+
 fn interactive_ctx() -> NotifyContext {
     NotifyContext {
-        interactive_judgments: true,
+        judgment_buttons: Some(test_key()),
         ..ctx()
     }
 }
@@ -281,12 +310,9 @@ fn manual_judgment_with_inputs_gets_one_approve_per_input_and_reject() {
     assert_eq!(buttons[2]["style"], "danger");
     assert_eq!(
         buttons[0]["value"],
-        r#"{"a":"myapp","e":"01HTZ8Q5M3K7V2N9P4R6S8T0WX","s":"1","i":"ship"}"#
+        minted(Decision::Continue, Some((1, "ship")))
     );
-    assert_eq!(
-        buttons[2]["value"],
-        r#"{"a":"myapp","e":"01HTZ8Q5M3K7V2N9P4R6S8T0WX","s":"1"}"#
-    );
+    assert_eq!(buttons[2]["value"], minted(Decision::Stop, None));
     let confirm = &buttons[2]["confirm"];
     assert_eq!(confirm["title"]["text"], "Reject?");
     assert_eq!(confirm["confirm"]["text"], "Reject");
@@ -310,9 +336,9 @@ fn manual_judgment_without_inputs_gets_approve_and_reject() {
     assert_eq!(buttons.len(), 2);
     assert_eq!(buttons[0]["text"]["text"], "Approve");
     assert_eq!(buttons[0]["action_id"], "reverb.judgment.continue");
-    let value = JudgmentButtonValue::parse(buttons[0]["value"].as_str().unwrap()).unwrap();
-    assert_eq!(value.i, None);
-    assert_eq!(value.s, "1");
+    let value = ButtonRef::verify(buttons[0]["value"].as_str().unwrap(), &test_key()).unwrap();
+    assert_eq!(value.input, None);
+    assert_eq!(value.stage_ref_id, "1");
     assert_eq!(buttons[1]["text"]["text"], "Reject");
 }
 
@@ -327,9 +353,13 @@ fn judgment_inputs_fall_back_to_additional_context_and_long_labels_are_cut() {
     let label = buttons[0]["text"]["text"].as_str().unwrap();
     assert_eq!(label.chars().count(), 75);
     assert!(label.starts_with("Approve: xxx") && label.ends_with('…'));
-    // The value still carries the whole input.
-    let value = JudgmentButtonValue::parse(buttons[0]["value"].as_str().unwrap()).unwrap();
-    assert_eq!(value.i.as_deref(), Some(long.as_str()));
+    // The value names the whole input by position and digest, and stays short.
+    let raw = buttons[0]["value"].as_str().unwrap();
+    assert!(raw.len() < 120, "{raw}");
+    let value = ButtonRef::verify(raw, &test_key()).unwrap();
+    let input = value.input.unwrap();
+    assert_eq!(input.index, 1);
+    assert!(input.matches(&long));
 }
 
 #[test]
@@ -346,7 +376,7 @@ fn manual_judgment_buttons_in_attachments_style() {
     assert_eq!(
         actions[0],
         json!({"type": "button", "name": "judgment.continue", "text": "Approve: ship", "style": "primary",
-               "value": r#"{"a":"myapp","e":"01HTZ8Q5M3K7V2N9P4R6S8T0WX","s":"1","i":"ship"}"#})
+               "value": minted(Decision::Continue, Some((1, "ship")))})
     );
     assert_eq!(actions[2]["text"], "Reject");
     assert_eq!(

@@ -84,10 +84,27 @@ pub async fn slack_callback(
             CallbackError::UnknownService(service).to_string(),
         ));
     }
+    // The click is stored before Slack gets its answer, so a crash loses nothing; the same
+    // signed request seen again is answered and does nothing.
+    let request_key = format!(
+        "{}:{}",
+        header("x-slack-request-timestamp").unwrap_or_default(),
+        header("x-slack-signature").unwrap_or_default()
+    );
+    let accepted = clicks.accept(request_key, interaction).await.map_err(|e| {
+        outcome("store_error");
+        tracing::error!(error = %e, "could not store a Slack click");
+        ApiError::unavailable("Reverb could not store the click; Slack may retry it")
+    })?;
+    let Some(click) = accepted else {
+        outcome("replay");
+        tracing::info!("a signed Slack request seen before: answered, nothing done");
+        return Ok(HttpResponse::Ok().finish());
+    };
     outcome("accepted");
     // Slack gives 3 seconds; Orca or Keel may take longer, so the answer goes first.
     state.runtime.spawn(async move {
-        let result = clicks.handle(interaction).await;
+        let result = clicks.run(click).await;
         tracing::info!(outcome = ?result, "Slack click handled");
     });
     Ok(HttpResponse::Ok().finish())
