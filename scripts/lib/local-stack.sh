@@ -1,13 +1,15 @@
 # shellcheck shell=bash
-# Starting and stopping the local stack: the sandbox (fake Slack + fake Orca) and Reverb, wired
-# to each other. Sourced by scripts/run-local.sh and scripts/browser-test.sh.
+# Starting and stopping the local stack: the sandbox (fake Slack + fake Orca + fake Fiat) and
+# Reverb, wired to each other. Sourced by scripts/run-local.sh and scripts/browser-test.sh.
 #
 # Inputs (set before calling stack_start):
 #   STACK_SLACK_PORT, STACK_ORCA_PORT, STACK_REVERB_PORT  ports on 127.0.0.1
+#   STACK_FIAT_PORT     the fake Fiat's port (default REVERB_LOCAL_FIAT_PORT, else 9103)
 #   STACK_DATA_DIR      Reverb's store and both logs go here (wiped on start)
 #   STACK_SECRET        the Slack signing secret the sandbox signs with and Reverb checks
 #   STACK_BIN_DIR       where reverb and reverb-sandbox were built (default target/debug)
-# Outputs: STACK_SANDBOX_PID, STACK_REVERB_PID, STACK_SLACK_URL, STACK_ORCA_URL, STACK_REVERB_URL.
+# Outputs: STACK_SANDBOX_PID, STACK_REVERB_PID, STACK_SLACK_URL, STACK_ORCA_URL, STACK_REVERB_URL,
+#   STACK_FIAT_URL (exported; the fake Orca already checks permissions with that Fiat).
 
 STACK_SANDBOX_PID=""
 STACK_REVERB_PID=""
@@ -41,8 +43,9 @@ stack_status() {
 stack_start() {
   STACK_BIN_DIR="${STACK_BIN_DIR:-target/debug}"
   stack_require || return 1
+  STACK_FIAT_PORT="${STACK_FIAT_PORT:-${REVERB_LOCAL_FIAT_PORT:-9103}}"
   local port
-  for port in "$STACK_SLACK_PORT" "$STACK_ORCA_PORT" "$STACK_REVERB_PORT"; do
+  for port in "$STACK_SLACK_PORT" "$STACK_ORCA_PORT" "$STACK_FIAT_PORT" "$STACK_REVERB_PORT"; do
     if stack_port_busy "$port"; then
       stack_log "port $port on 127.0.0.1 is already in use; pick others with the port variables"
       return 1
@@ -52,12 +55,14 @@ stack_start() {
   mkdir -p "$STACK_DATA_DIR"
   STACK_SLACK_URL="http://127.0.0.1:$STACK_SLACK_PORT"
   STACK_ORCA_URL="http://127.0.0.1:$STACK_ORCA_PORT"
+  export STACK_FIAT_URL="http://127.0.0.1:$STACK_FIAT_PORT"
   STACK_REVERB_URL="http://127.0.0.1:$STACK_REVERB_PORT"
 
   REVERB_SANDBOX_SIGNING_SECRET="$STACK_SECRET" RUST_LOG="${RUST_LOG:-info}" \
     "$STACK_BIN_DIR/reverb-sandbox" \
     --slack-addr "127.0.0.1:$STACK_SLACK_PORT" \
     --orca-addr "127.0.0.1:$STACK_ORCA_PORT" \
+    --fiat-addr "127.0.0.1:$STACK_FIAT_PORT" \
     --reverb-url "$STACK_REVERB_URL" \
     >"$STACK_DATA_DIR/sandbox.log" 2>&1 &
   STACK_SANDBOX_PID=$!
@@ -76,10 +81,10 @@ stack_start() {
   STACK_REVERB_PID=$!
 }
 
-# Waits (up to $1 seconds, default 60) until the fake Slack, the fake Orca and Reverb answer.
+# Waits (up to $1 seconds, default 60) until the fake Slack, Orca and Fiat and Reverb answer.
 stack_wait_healthy() {
   local deadline=$((SECONDS + ${1:-60}))
-  local -a pending=("$STACK_SLACK_URL/_sandbox/stats" "$STACK_ORCA_URL/health" "$STACK_REVERB_URL/health")
+  local -a pending=("$STACK_SLACK_URL/_sandbox/stats" "$STACK_ORCA_URL/health" "$STACK_FIAT_URL/health" "$STACK_REVERB_URL/health")
   while ((${#pending[@]} > 0)); do
     local -a still=()
     local url

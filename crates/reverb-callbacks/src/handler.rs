@@ -210,7 +210,7 @@ impl ClickHandler {
 
 /// How long a signed request is remembered: Slack's signatures are valid 5 minutes either way,
 /// so a copy cannot be replayed after this.
-const REPLAY_WINDOW_MS: i64 = 2 * (crate::signature::DEFAULT_TOLERANCE_SECS as i64) * 1000 + 60_000;
+const REPLAY_WINDOW_MS: i64 = 2 * crate::signature::DEFAULT_TOLERANCE_SECS * 1000 + 60_000;
 
 /// A click stored before Slack got its answer; [`ClickHandler::run`] finishes it.
 #[derive(Debug)]
@@ -311,8 +311,15 @@ impl ClickHandler {
     /// Read the token's workspace and scopes (`auth.test`), keeping the workspace for the
     /// clicker checks.
     pub async fn check_slack_app(&self) -> SlackAppCheck {
-        match self.inner.workspace.get(&self.inner.slack).await {
-            Err(e) => SlackAppCheck::Unknown(e.code),
+        SlackAppCheck::of(self.inner.workspace.get(&self.inner.slack).await)
+    }
+}
+
+impl SlackAppCheck {
+    /// Judge an `auth.test` answer.
+    pub fn of(answer: Result<reverb_slack::TokenIdentity, reverb_slack::SlackError>) -> Self {
+        match answer {
+            Err(e) => Self::Unknown(e.code),
             Ok(token) => {
                 let missing = token
                     .scopes
@@ -320,17 +327,35 @@ impl ClickHandler {
                     .map(crate::identity::missing_scope_effects)
                     .unwrap_or_default();
                 if missing.is_empty() {
-                    SlackAppCheck::Complete {
+                    Self::Complete {
                         team_id: token.team_id,
                         scopes: token.scopes,
                     }
                 } else {
-                    SlackAppCheck::MissingScopes {
+                    Self::MissingScopes {
                         team_id: token.team_id,
                         missing,
                     }
                 }
             }
+        }
+    }
+
+    /// One line for people: the workspace and what missing scopes disable.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Complete { team_id, .. } => {
+                format!("workspace {team_id}; every scope Reverb uses is granted")
+            }
+            Self::MissingScopes { team_id, missing } => format!(
+                "workspace {team_id}; missing {}",
+                missing
+                    .iter()
+                    .map(|(scope, disables)| format!("{scope} (disables {disables})"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            Self::Unknown(code) => format!("not checked: auth.test failed ({code})"),
         }
     }
 }

@@ -22,6 +22,9 @@ pub enum SandboxError {
     ExecutionNotFound(String),
     #[error("execution {0:?} has no running manual judgment stage")]
     NoRunningJudgment(String),
+    /// The fake Orca (with Fiat) refused the judge: Orca's 403 message.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
     #[error("the fake's background task failed: {0}")]
     Background(String),
     #[error("HTTP request failed: {0}")]

@@ -1,4 +1,4 @@
-//! Local stand-ins for Slack and Orca (plus a generic recording server for Keel/Echo), used by
+//! Local stand-ins for Slack, Orca and Fiat (plus a generic recording server for Keel/Echo), used by
 //! the end-to-end tests, by benchmarks and by the `reverb-sandbox` demo binary.
 //!
 //! Every fake is a real actix-web server on `127.0.0.1` (port 0 unless told otherwise), so Reverb
@@ -9,6 +9,7 @@
 //! This crate is a development and test tool; nothing in production depends on it.
 
 mod error;
+pub mod fiat;
 mod http_client;
 mod http_server;
 mod ids;
@@ -20,6 +21,10 @@ mod ui;
 mod wait;
 
 pub use error::SandboxError;
+pub use fiat::{
+    FakeFiat, FakeFiatConfig, FiatAuthorization, FiatFailure, FiatPermissions, FiatRequest,
+    FiatUser, start_fake_fiat,
+};
 pub use orca::{
     DeliveryKind, FakeOrca, FakeOrcaConfig, Judgment, OrcaDelivery, OrcaPatch, OrcaState,
     SamplePipeline, start_fake_orca,

@@ -1,20 +1,24 @@
-//! `reverb-sandbox`: a fake Slack and a fake Orca for demos, wired to a running Reverb.
+//! `reverb-sandbox`: a fake Slack, a fake Orca and a fake Fiat for demos, wired to a running
+//! Reverb. The fake Orca checks permissions with the fake Fiat.
 //!
 //! `reverb-sandbox --slack-addr 127.0.0.1:9101 --orca-addr 127.0.0.1:9102 \
-//!     --reverb-url http://127.0.0.1:8089 --signing-secret <secret>`
+//!     --fiat-addr 127.0.0.1:9103 --reverb-url http://127.0.0.1:8089 --signing-secret <secret>`
 //! Then `curl -X POST http://127.0.0.1:9102/_sandbox/pipelines` starts a sample pipeline.
 
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
 use clap::Parser;
-use reverb_sandbox::{FakeOrcaConfig, FakeSlackConfig, start_fake_orca, start_fake_slack};
+use reverb_sandbox::{
+    FakeFiatConfig, FakeOrcaConfig, FakeSlackConfig, start_fake_fiat, start_fake_orca,
+    start_fake_slack,
+};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "reverb-sandbox",
-    about = "Fake Slack and Orca for trying Reverb locally (never for production)"
+    about = "Fake Slack, Orca and Fiat for trying Reverb locally (never for production)"
 )]
 struct Args {
     /// Where the fake Slack listens (Reverb's `slack.baseUrl`).
@@ -23,6 +27,9 @@ struct Args {
     /// Where the fake Orca listens (Reverb's `orca.baseUrl`).
     #[arg(long, default_value = "127.0.0.1:9102")]
     orca_addr: SocketAddr,
+    /// Where the fake Fiat listens (Reverb's `services.fiat.baseUrl`).
+    #[arg(long, default_value = "127.0.0.1:9103")]
+    fiat_addr: SocketAddr,
     /// Reverb's base URL: Orca's events and notifications go there.
     #[arg(long, default_value = "http://127.0.0.1:8089")]
     reverb_url: String,
@@ -66,9 +73,16 @@ async fn main() -> anyhow::Result<()> {
     })
     .await
     .with_context(|| format!("starting the fake Slack on {}", args.slack_addr))?;
+    let fiat = start_fake_fiat(FakeFiatConfig {
+        bind: Some(args.fiat_addr),
+        ..FakeFiatConfig::default()
+    })
+    .await
+    .with_context(|| format!("starting the fake Fiat on {}", args.fiat_addr))?;
     let orca = start_fake_orca(FakeOrcaConfig {
         reverb_url: Some(reverb_url.clone()),
         bind: Some(args.orca_addr),
+        fiat: Some(fiat.permissions()),
         ..FakeOrcaConfig::default()
     })
     .await
@@ -77,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(
         slack = %slack.base_url(),
         orca = %orca.base_url(),
+        fiat = %fiat.base_url(),
         reverb = %reverb_url,
         interactivity = %interactivity_url,
         "sandbox ready: POST {}/_sandbox/pipelines starts a sample pipeline; Slack state at {}/_sandbox/channels",
@@ -90,5 +105,6 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("stopping");
     slack.stop().await;
     orca.stop().await;
+    fiat.stop().await;
     Ok(())
 }

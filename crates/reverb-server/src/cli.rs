@@ -50,6 +50,7 @@ pub fn main() -> ExitCode {
         Command::Serve => serve(settings),
         Command::Config => {
             print_config(&settings);
+            print_slack_check(&settings);
             ExitCode::SUCCESS
         }
         Command::Outbox { action } => outbox_cmd::run(&settings, action),
@@ -75,6 +76,19 @@ fn print_config(settings: &Settings) {
     }
     for entry in settings.describe() {
         println!("{} = {}    # {}", entry.key, entry.value, entry.origin);
+    }
+}
+
+/// The Slack token's workspace and scopes, asked of Slack now (what a missing scope disables).
+fn print_slack_check(settings: &Settings) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    if let Some(check) = runtime.block_on(crate::startup::check_slack_token(settings)) {
+        println!("# slack app token: {}", check.describe());
     }
 }
 

@@ -215,9 +215,14 @@ impl Reverb {
 
     /// SIGKILL: no shutdown hook runs.
     pub fn kill9(mut self) -> ConfigDir {
+        self.kill_now();
+        std::mem::replace(&mut self.config, ConfigDir::new(&[]))
+    }
+
+    /// SIGKILL and wait for the process to be gone; the config folder stays.
+    pub fn kill_now(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        std::mem::replace(&mut self.config, ConfigDir::new(&[]))
     }
 
     /// SIGTERM and wait for a clean exit; returns the exit status code.

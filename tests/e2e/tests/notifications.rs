@@ -166,7 +166,10 @@ async fn manual_judgment_with_interactivity_gets_approve_per_input_and_reject() 
     for button in &buttons {
         let value = button["value"].as_str().expect("value");
         assert!(value.starts_with("rj1:"), "{value}");
-        assert!(value.contains(&format!(":{}:1:", slackops::EXECUTION_ID)), "{value}");
+        assert!(
+            value.contains(&format!(":{}:1:", slackops::EXECUTION_ID)),
+            "{value}"
+        );
         assert!(value.len() < 200, "{value}");
     }
 }

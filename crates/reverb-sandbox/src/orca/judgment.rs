@@ -10,6 +10,7 @@ use super::execution::{self, context_mut, finish_stage, stage_by_id, stage_by_id
 use super::messages;
 use super::model::Judgment;
 use super::state::OrcaData;
+use crate::fiat::{FiatAuthorization, FiatPermissions};
 
 /// The notification states of a manual judgment (also its `templateGroup`s).
 pub(crate) const AWAITING: &str = "manualJudgment";
@@ -23,7 +24,50 @@ pub(crate) enum PatchResult {
     BadBody,
     /// Orca swallows the error and answers 200 with an empty body.
     UnknownStage,
+    /// `@PreAuthorize` refused the user (Fiat enabled): 403, nothing changed. The message is
+    /// the one `FiatAccessDeniedExceptionHandler` sends.
+    Forbidden(String),
     Updated(Value),
+}
+
+/// `TaskController.updatePipelineStage`'s
+/// `@PreAuthorize("hasPermission(this.getPipeline(#id)?.application, 'APPLICATION', 'EXECUTE')")`:
+/// `Some(message)` when `user` (`anonymous` without `X-SPINNAKER-USER`) may not execute the
+/// execution's application. An unknown execution is not refused here (Orca answers 404 first).
+pub(crate) fn refuse_patch(
+    data: &OrcaData,
+    fiat: &FiatPermissions,
+    execution_id: &str,
+    user: Option<&str>,
+) -> Option<String> {
+    let execution = data.execution(execution_id)?;
+    let user = user.filter(|user| !user.is_empty()).unwrap_or("anonymous");
+    match str_of(execution, "application").filter(|app| !app.is_empty()) {
+        Some(application) => {
+            (!fiat.can_on_application(user, application, FiatAuthorization::Execute)).then(|| {
+                format!(
+                    "Access denied to application {application} - required authorization: EXECUTE"
+                )
+            })
+        }
+        // `hasPermission(null, …)` is false before any failure is recorded.
+        None => Some("Access is denied".to_owned()),
+    }
+}
+
+/// `AuthenticatedRequest.getSpinnakerAccounts().orElse(null)?.split(",") ?: []`: Java's split,
+/// so items keep their spaces and trailing empty items are dropped.
+fn allowed_accounts(header: Option<&str>) -> Vec<String> {
+    let Some(header) = header else {
+        return Vec::new();
+    };
+    let mut items: Vec<String> = header.split(',').map(str::to_owned).collect();
+    if items.len() > 1 {
+        while items.last().is_some_and(String::is_empty) {
+            items.pop();
+        }
+    }
+    items
 }
 
 /// `context.putAll(body)`, `lastModified`, `context.lastModifiedBy`. Nothing else is checked:
@@ -47,16 +91,7 @@ pub(crate) fn apply_patch(
         .filter(|user| !user.is_empty())
         .unwrap_or("anonymous")
         .to_owned();
-    let allowed_accounts: Vec<String> = accounts
-        .map(|accounts| {
-            accounts
-                .split(',')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let allowed_accounts = allowed_accounts(accounts);
     if let Some(context) = context_mut(stage) {
         context.extend(body.iter().map(|(key, value)| (key.clone(), value.clone())));
         context.insert("lastModifiedBy".into(), json!(user));
@@ -92,20 +127,30 @@ fn required_roles(stage: &Value) -> Vec<String> {
     }
 }
 
-/// Fiat's answer, modelled as a role → members table.
-fn authorized(
-    role_members: &HashMap<String, Vec<String>>,
-    required: &[String],
-    user: &str,
-) -> bool {
-    !user.is_empty()
-        && required.iter().any(|role| {
-            role_members.get(role).is_some_and(|members| {
-                members
-                    .iter()
-                    .any(|member| member.eq_ignore_ascii_case(user))
-            })
-        })
+/// Who may judge: Fiat's permissions, or (Fiat off) a role → members table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Judges<'a> {
+    Members(&'a HashMap<String, Vec<String>>),
+    Fiat(&'a FiatPermissions),
+}
+
+impl Judges<'_> {
+    /// `ManualJudgmentAuthorization.isAuthorized(required, user)`; `required` is not empty.
+    fn may_judge(self, required: &[String], user: &str) -> bool {
+        match self {
+            Self::Fiat(fiat) => fiat.may_judge(user, required),
+            Self::Members(role_members) => {
+                !user.is_empty()
+                    && required.iter().any(|role| {
+                        role_members.get(role).is_some_and(|members| {
+                            members
+                                .iter()
+                                .any(|member| member.eq_ignore_ascii_case(user))
+                        })
+                    })
+            }
+        }
+    }
 }
 
 /// `ManualJudgmentStage.Notification.shouldNotify`.
@@ -211,7 +256,7 @@ pub(crate) enum TaskOutcome {
 /// One run of `WaitForManualJudgmentTask` for `stage_id`.
 pub(crate) fn run_wait_for_judgment(
     data: &mut OrcaData,
-    role_members: &HashMap<String, Vec<String>>,
+    judges: Judges<'_>,
     execution_id: &str,
     stage_id: &str,
     now: i64,
@@ -239,7 +284,7 @@ pub(crate) fn run_wait_for_judgment(
         .get("lastModified")
         .and_then(|modified| str_of(modified, "user"))
         .unwrap_or_default();
-    if !required.is_empty() && !authorized(role_members, &required, judge) {
+    if !required.is_empty() && !judges.may_judge(&required, judge) {
         if let Some(context) = stage_by_id_mut(execution, stage_id).and_then(context_mut) {
             context.insert("judgmentStatus".into(), json!(""));
         }
@@ -296,6 +341,10 @@ mod tests {
         )])
     }
 
+    fn table(members: &HashMap<String, Vec<String>>) -> Judges<'_> {
+        Judges::Members(members)
+    }
+
     fn body(status: &str) -> serde_json::Map<String, Value> {
         json!({"judgmentStatus": status, "judgmentInput": null})
             .as_object()
@@ -313,7 +362,7 @@ mod tests {
             &id,
             &body("continue"),
             Some("jane@example.com"),
-            Some("a, b"),
+            Some("a, b,,"),
             42,
         );
         let PatchResult::Updated(execution) = result else {
@@ -328,7 +377,7 @@ mod tests {
         );
         assert_eq!(
             stage["lastModified"],
-            json!({"user": "jane@example.com", "allowedAccounts": ["a", "b"], "lastModifiedTime": 42})
+            json!({"user": "jane@example.com", "allowedAccounts": ["a", " b"], "lastModifiedTime": 42})
         );
         assert_eq!(
             apply_patch(&mut data, "E1", "nope", &body("stop"), None, None, 1),
@@ -354,7 +403,7 @@ mod tests {
             5,
         );
         assert_eq!(
-            run_wait_for_judgment(&mut data, &members(), "E1", &id, 6),
+            run_wait_for_judgment(&mut data, table(&members()), "E1", &id, 6),
             TaskOutcome::Reverted
         );
         let stage = stage_by_id(data.execution("E1").expect("e"), &id)
@@ -364,7 +413,7 @@ mod tests {
         assert_eq!(stage["context"]["judgmentStatus"], "");
         assert_eq!(stage["context"]["lastModifiedBy"], "mallory@example.com");
         assert_eq!(
-            run_wait_for_judgment(&mut data, &members(), "E1", &id, 7),
+            run_wait_for_judgment(&mut data, table(&members()), "E1", &id, 7),
             TaskOutcome::Waiting
         );
     }
@@ -387,7 +436,7 @@ mod tests {
             judgment,
             notifications,
             stage_event,
-        } = run_wait_for_judgment(&mut data, &members(), "E1", &id, 6)
+        } = run_wait_for_judgment(&mut data, table(&members()), "E1", &id, 6)
         else {
             panic!("decided expected")
         };
@@ -410,7 +459,7 @@ mod tests {
         );
         // The task does not run again on a finished stage.
         assert_eq!(
-            run_wait_for_judgment(&mut data, &members(), "E1", &id, 7),
+            run_wait_for_judgment(&mut data, table(&members()), "E1", &id, 7),
             TaskOutcome::Idle
         );
     }
@@ -430,5 +479,78 @@ mod tests {
         );
         assert_eq!(first[0]["additionalContext"]["judgmentInputs"], json!([]));
         assert!(due_notifications(execution, &id, AWAITING, 20).is_empty());
+    }
+
+    #[test]
+    fn accounts_header_is_split_like_java() {
+        assert_eq!(allowed_accounts(None), Vec::<String>::new());
+        assert_eq!(
+            allowed_accounts(Some("prod-aws,staging-aws")),
+            ["prod-aws", "staging-aws"]
+        );
+        assert_eq!(allowed_accounts(Some(",a,,")), ["", "a"]);
+        assert_eq!(allowed_accounts(Some("")), [""]);
+    }
+
+    #[test]
+    fn with_fiat_the_patch_needs_execute_and_the_task_needs_a_role() {
+        let fiat = FiatPermissions::default();
+        let mut data = running_sample();
+        let id = judgment_stage_id(&data);
+        assert_eq!(
+            refuse_patch(&data, &fiat, "E1", Some("Jane@Example.com")),
+            None
+        );
+        assert_eq!(
+            refuse_patch(&data, &fiat, "E1", Some("mallory@example.com")),
+            None
+        );
+        assert_eq!(
+            refuse_patch(&data, &fiat, "E1", Some("admin@example.com")),
+            None
+        );
+        assert_eq!(
+            refuse_patch(&data, &fiat, "E1", Some("viewer@example.com")).as_deref(),
+            Some("Access denied to application myapp - required authorization: EXECUTE")
+        );
+        assert!(
+            refuse_patch(&data, &fiat, "E1", None).is_some(),
+            "anonymous"
+        );
+        assert!(refuse_patch(&data, &fiat, "E1", Some("nobody@example.com")).is_some());
+        assert_eq!(
+            refuse_patch(&data, &fiat, "E404", Some("viewer@example.com")),
+            None
+        );
+
+        apply_patch(
+            &mut data,
+            "E1",
+            &id,
+            &body("continue"),
+            Some("mallory@example.com"),
+            None,
+            5,
+        );
+        assert_eq!(
+            run_wait_for_judgment(&mut data, Judges::Fiat(&fiat), "E1", &id, 6),
+            TaskOutcome::Reverted
+        );
+        apply_patch(
+            &mut data,
+            "E1",
+            &id,
+            &body("continue"),
+            Some("ADMIN@example.com"),
+            None,
+            7,
+        );
+        assert!(matches!(
+            run_wait_for_judgment(&mut data, Judges::Fiat(&fiat), "E1", &id, 8),
+            TaskOutcome::Decided {
+                judgment: Judgment::Continue,
+                ..
+            }
+        ));
     }
 }

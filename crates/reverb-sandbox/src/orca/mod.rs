@@ -2,6 +2,12 @@
 //! semantics (including the empty 200 for an unknown stage and the silent revert of an
 //! unauthorised judgment), and a sample pipeline that posts Orca's events and manual-judgment
 //! notifications to Reverb.
+//!
+//! Authorization: with [`FakeOrcaConfig::fiat`] set, Orca consults the fake Fiat's permissions
+//! as Orca does with Fiat enabled: the PATCH needs EXECUTE on the execution's application
+//! (`@PreAuthorize`, else 403 and nothing changes), and the judgment task reverts a judgment by
+//! a user without one of the stage's roles (admins pass). Without it, `role_members` stands in
+//! for the role check and every PATCH is allowed (Fiat disabled).
 
 mod execution;
 mod judgment;
@@ -25,6 +31,7 @@ pub use sample::SamplePipeline;
 pub use state::OrcaState;
 
 use crate::error::SandboxError;
+use crate::fiat::FiatPermissions;
 use crate::http_server::{self, RunningServer};
 
 #[derive(Debug, Clone)]
@@ -32,8 +39,12 @@ pub struct FakeOrcaConfig {
     /// Reverb's base URL: events go to `POST {url}/`, notifications to `POST {url}/notifications`.
     pub reverb_url: Option<String>,
     pub bind: Option<SocketAddr>,
-    /// Fiat, reduced to role → users. Default: `release-managers` = jane@example.com, john@doe.com.
+    /// Fiat, reduced to role → users, used when `fiat` is `None`. Default: `release-managers` =
+    /// jane@example.com, john@doe.com.
     pub role_members: HashMap<String, Vec<String>>,
+    /// Fiat's permissions (e.g. [`crate::FakeFiat::permissions`]): when set, they decide the
+    /// PATCH's application check and the judgment's role check, and `role_members` is unused.
+    pub fiat: Option<FiatPermissions>,
     /// Every Orca endpoint answers this much later.
     pub response_delay: Duration,
 }
@@ -48,6 +59,7 @@ impl Default for FakeOrcaConfig {
                 vec!["jane@example.com".to_owned(), "john@doe.com".to_owned()],
             )]),
             response_delay: Duration::ZERO,
+            fiat: None,
         }
     }
 }
@@ -67,6 +79,7 @@ pub async fn start_fake_orca(cfg: FakeOrcaConfig) -> io::Result<FakeOrca> {
     let state = Arc::new(OrcaState::new(
         base_url,
         cfg.role_members,
+        cfg.fiat,
         cfg.reverb_url,
         cfg.response_delay,
         http,

@@ -44,9 +44,13 @@ pub struct OrcaPatch {
     pub body: Value,
     /// `X-SPINNAKER-USER`, if sent.
     pub user: Option<String>,
+    /// `X-SPINNAKER-ACCOUNTS`, if sent, as received (Orca splits it on `,` into
+    /// `stage.lastModified.allowedAccounts`).
+    pub accounts: Option<String>,
     /// Every header: lower-case names, values of one name in the order received.
     pub headers: Vec<(String, String)>,
-    /// The status answered (200 also for an unknown stage, with an empty body).
+    /// The status answered (200 also for an unknown stage, with an empty body; 403 when Fiat
+    /// refused the user).
     pub status: u16,
     /// True when made through the sandbox's "Deck" endpoint or [`super::FakeOrca::judge`].
     pub via_deck: bool,

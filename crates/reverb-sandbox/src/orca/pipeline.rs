@@ -187,7 +187,7 @@ pub(crate) async fn after_patch(state: Arc<OrcaState>, execution_id: String, sta
         let mut data = state.data();
         let outcome = judgment::run_wait_for_judgment(
             &mut data,
-            state.role_members(),
+            state.judges(),
             &execution_id,
             &stage_id,
             now_ms(),
@@ -248,25 +248,42 @@ pub(crate) async fn after_patch(state: Arc<OrcaState>, execution_id: String, sta
 }
 
 /// Records a PATCH (HTTP or "Deck") and applies it; schedules the task run when it took effect.
+/// Spring's order: the body is bound first (400), then `@PreAuthorize` looks the execution up
+/// (404) and, with Fiat, refuses a user without EXECUTE on its application (403) before
+/// anything changes.
 pub(crate) fn patch(state: &Arc<OrcaState>, request: PatchRequest) -> PatchResult {
     let now = now_ms();
     let result = {
         let mut data = state.data();
         let result = match request.body.as_object() {
-            Some(body) => judgment::apply_patch(
-                &mut data,
-                &request.execution_id,
-                &request.stage_id,
-                body,
-                request.user.as_deref(),
-                request.accounts.as_deref(),
-                now,
-            ),
             None => PatchResult::BadBody,
+            Some(body) => {
+                let refusal = state.fiat().and_then(|fiat| {
+                    judgment::refuse_patch(
+                        &data,
+                        fiat,
+                        &request.execution_id,
+                        request.user.as_deref(),
+                    )
+                });
+                match refusal {
+                    Some(message) => PatchResult::Forbidden(message),
+                    None => judgment::apply_patch(
+                        &mut data,
+                        &request.execution_id,
+                        &request.stage_id,
+                        body,
+                        request.user.as_deref(),
+                        request.accounts.as_deref(),
+                        now,
+                    ),
+                }
+            }
         };
         let status = match result {
             PatchResult::UnknownExecution => 404,
             PatchResult::BadBody => 400,
+            PatchResult::Forbidden(_) => 403,
             PatchResult::UnknownStage | PatchResult::Updated(_) => 200,
         };
         data.patches.push(OrcaPatch {
@@ -274,6 +291,7 @@ pub(crate) fn patch(state: &Arc<OrcaState>, request: PatchRequest) -> PatchResul
             stage_id: request.stage_id.clone(),
             body: request.body,
             user: request.user,
+            accounts: request.accounts,
             headers: request.headers,
             status,
             via_deck: request.via_deck,
@@ -339,6 +357,7 @@ pub(crate) fn judge_in_deck(
         PatchResult::UnknownExecution => {
             Err(SandboxError::ExecutionNotFound(execution_id.to_owned()))
         }
+        PatchResult::Forbidden(message) => Err(SandboxError::AccessDenied(message)),
         PatchResult::UnknownStage | PatchResult::BadBody => {
             Err(SandboxError::NoRunningJudgment(execution_id.to_owned()))
         }

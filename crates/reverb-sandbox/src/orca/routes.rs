@@ -1,9 +1,11 @@
 //! The fake Orca's HTTP API: Orca's own endpoints plus `/_sandbox/…` controls.
 //!
-//! Orca: `GET /pipelines/{id}`, `PATCH /pipelines/{id}/stages/{stageId}`, `GET /health`.
+//! Orca: `GET /pipelines/{id}`, `PATCH /pipelines/{id}/stages/{stageId}` (with Fiat: 403 for a
+//! user without EXECUTE on the application, see [`access_denied_body`]), `GET /health`.
 //! Controls (never down, never delayed): `GET|POST /_sandbox/pipelines` (POST body optional:
 //! `{"judgmentInputs":["ship","hold"],"application":"myapp"}` → `{"id":…}`),
-//! `POST /_sandbox/pipelines/{id}/judge` `{"decision":"continue","user":"…","input"?,"stageId"?}`,
+//! `POST /_sandbox/pipelines/{id}/judge` `{"decision":"continue","user":"…","input"?,"stageId"?}`
+//! (403 `{"error":…}` when Fiat refuses the user),
 //! `GET /_sandbox/patches`, `GET /_sandbox/deliveries`, `POST /_sandbox/down` `{"down":true}`,
 //! `POST /_sandbox/delay` `{"delayMs":500}`, `POST /_sandbox/reverb-url` `{"url":…}`.
 
@@ -20,7 +22,11 @@ use super::pipeline::{self, PatchRequest};
 use super::sample::SamplePipeline;
 use super::state::OrcaState;
 use crate::error::SandboxError;
+use crate::fiat::view::SpringError;
 use crate::ids::now_ms;
+
+/// What Spring Security throws when `@PreAuthorize` fails.
+const ACCESS_DENIED_EXCEPTION: &str = "org.springframework.security.access.AccessDeniedException";
 
 pub(crate) fn configure(
     state: Arc<OrcaState>,
@@ -54,6 +60,20 @@ pub(crate) fn configure(
 /// Spring's error body.
 fn spring_error(status: u16, error: &str, message: &str, path: &str) -> serde_json::Value {
     json!({"timestamp": now_ms(), "status": status, "error": error, "message": message, "path": path})
+}
+
+/// Orca's 403 for a refused `@PreAuthorize`: `FiatAccessDeniedExceptionHandler` sends the error
+/// with its message, kork's `GenericErrorController` renders it (no `path`), Orca's ObjectMapper
+/// writes it compactly with an epoch-millisecond timestamp.
+pub(crate) fn access_denied_body(message: &str) -> String {
+    serde_json::to_string(&SpringError {
+        timestamp: now_ms(),
+        status: 403,
+        error: "Forbidden",
+        exception: Some(ACCESS_DENIED_EXCEPTION),
+        message,
+    })
+    .unwrap_or_default()
 }
 
 /// While down every Orca endpoint answers 503; the configured delay applies to all of them.
@@ -143,6 +163,9 @@ async fn patch_stage(
             "No pipeline execution found",
             request.path(),
         )),
+        PatchResult::Forbidden(message) => HttpResponse::Forbidden()
+            .content_type("application/json")
+            .body(access_denied_body(&message)),
         PatchResult::BadBody => HttpResponse::BadRequest().json(spring_error(
             400,
             "Bad Request",
@@ -246,6 +269,9 @@ async fn judge(
         Ok(execution) => HttpResponse::Ok().json(execution),
         Err(err @ SandboxError::ExecutionNotFound(_)) => {
             HttpResponse::NotFound().json(json!({"error": err.to_string()}))
+        }
+        Err(err @ SandboxError::AccessDenied(_)) => {
+            HttpResponse::Forbidden().json(json!({"error": err.to_string()}))
         }
         Err(err) => HttpResponse::Conflict().json(json!({"error": err.to_string()})),
     }

@@ -6,11 +6,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::judgment::Judges;
 use super::model::{OrcaDelivery, OrcaPatch};
+use crate::fiat::FiatPermissions;
 
 pub struct OrcaState {
     base_url: String,
     role_members: HashMap<String, Vec<String>>,
+    fiat: Option<FiatPermissions>,
     pub(crate) http: reqwest::Client,
     pub(crate) runtime: tokio::runtime::Handle,
     data: Mutex<OrcaData>,
@@ -62,6 +65,7 @@ impl OrcaState {
     pub(crate) fn new(
         base_url: String,
         role_members: HashMap<String, Vec<String>>,
+        fiat: Option<FiatPermissions>,
         reverb_url: Option<String>,
         delay: Duration,
         http: reqwest::Client,
@@ -75,6 +79,7 @@ impl OrcaState {
         Self {
             base_url,
             role_members,
+            fiat,
             http,
             runtime,
             data: Mutex::new(data),
@@ -92,6 +97,19 @@ impl OrcaState {
 
     pub fn role_members(&self) -> &HashMap<String, Vec<String>> {
         &self.role_members
+    }
+
+    /// The Fiat permissions this Orca consults, if Fiat is "enabled".
+    pub fn fiat(&self) -> Option<&FiatPermissions> {
+        self.fiat.as_ref()
+    }
+
+    /// Who decides the judgment's role check.
+    pub(crate) fn judges(&self) -> Judges<'_> {
+        match &self.fiat {
+            Some(fiat) => Judges::Fiat(fiat),
+            None => Judges::Members(&self.role_members),
+        }
     }
 
     pub fn executions(&self) -> Vec<Value> {

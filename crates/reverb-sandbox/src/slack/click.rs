@@ -6,7 +6,7 @@ use std::time::Instant;
 use reqwest::header::{CONTENT_TYPE, USER_AGENT};
 use serde_json::{Map, Value, json};
 
-use super::model::{SlackChannel, SlackStoredMessage, SlackUser};
+use super::model::{SlackStoredMessage, SlackUser};
 use super::state::{ResponseUrl, SlackState};
 use super::{APP_ID, TEAM_DOMAIN, TEAM_ID, VERIFICATION_TOKEN};
 use crate::error::SandboxError;
@@ -32,6 +32,16 @@ pub struct ClickRequest {
     pub timestamp: Option<i64>,
     /// Sign with another secret (to provoke a signature failure); default: the configured one.
     pub signing_secret: Option<String>,
+    /// The payload's `team.id` (the workspace the click happened in); default [`TEAM_ID`].
+    /// `user.team_id` stays the clicker's own team.
+    pub team_id: Option<String>,
+    /// The clicked button's `value` in the payload, instead of the one on the message.
+    pub value: Option<String>,
+    /// `(channel, ts)` to put in the payload (`container`, `channel`, `message.ts`; legacy:
+    /// `channel`, `message_ts`, `original_message.ts`) instead of the message the button was
+    /// looked up on: a click bound to another message. The channel is an id or a name; an
+    /// unknown one is sent as given.
+    pub claimed_message: Option<(String, String)>,
 }
 
 impl ClickRequest {
@@ -49,6 +59,9 @@ impl ClickRequest {
             selected_option: None,
             timestamp: None,
             signing_secret: None,
+            team_id: None,
+            value: None,
+            claimed_message: None,
         }
     }
 
@@ -67,6 +80,27 @@ impl ClickRequest {
     #[must_use]
     pub fn signed_with(mut self, secret: impl Into<String>) -> Self {
         self.signing_secret = Some(secret.into());
+        self
+    }
+
+    /// Claims the click came from another workspace (`team.id`), e.g. `"T0EVIL0001"`.
+    #[must_use]
+    pub fn from_team(mut self, team_id: impl Into<String>) -> Self {
+        self.team_id = Some(team_id.into());
+        self
+    }
+
+    /// Sends this button `value` instead of the message's (a forged value).
+    #[must_use]
+    pub fn with_value(mut self, value: impl Into<String>) -> Self {
+        self.value = Some(value.into());
+        self
+    }
+
+    /// Finds the button on `self.channel`/`self.ts` but names `channel`/`ts` in the payload.
+    #[must_use]
+    pub fn claiming_message(mut self, channel: impl Into<String>, ts: impl Into<String>) -> Self {
+        self.claimed_message = Some((channel.into(), ts.into()));
         self
     }
 }
@@ -326,17 +360,36 @@ fn block_action(
                 map.insert(key.into(), value.clone());
             }
         }
+        if let Some(value) = &request.value {
+            map.insert("value".into(), json!(value));
+        }
     }
     Ok(action)
 }
 
 struct Context<'a> {
-    channel: &'a SlackChannel,
+    /// Where the payload says the click happened (the claimed message, if any).
+    channel_id: &'a str,
+    channel_name: &'a str,
+    message_ts: &'a str,
+    /// The message the button was found on.
     message: &'a SlackStoredMessage,
     user: &'a SlackUser,
+    team_id: &'a str,
     response_url: &'a str,
     action_ts: &'a str,
     trigger_id: &'a str,
+}
+
+impl Context<'_> {
+    /// The message as the payload shows it: the stored one, under the claimed `ts`.
+    fn message_json(&self) -> Value {
+        let mut message = self.message.to_slack_json();
+        if let Some(map) = message.as_object_mut() {
+            map.insert("ts".into(), json!(self.message_ts));
+        }
+        message
+    }
 }
 
 fn block_actions_payload(
@@ -359,16 +412,16 @@ fn block_actions_payload(
         // Blocks inside an attachment: Slack names the container and the 1-based attachment.
         Some(index) => json!({
             "type": "message_attachment",
-            "message_ts": context.message.ts,
+            "message_ts": context.message_ts,
             "attachment_id": index + 1,
-            "channel_id": context.channel.id,
+            "channel_id": context.channel_id,
             "is_ephemeral": false,
             "is_app_unfurl": false,
         }),
         None => json!({
             "type": "message",
-            "message_ts": context.message.ts,
-            "channel_id": context.channel.id,
+            "message_ts": context.message_ts,
+            "channel_id": context.channel_id,
             "is_ephemeral": false,
         }),
     };
@@ -377,16 +430,16 @@ fn block_actions_payload(
     }
     Ok(json!({
         "type": "block_actions",
-        "user": {"id": context.user.id, "username": context.user.name, "name": context.user.name, "team_id": TEAM_ID},
+        "user": {"id": context.user.id, "username": context.user.name, "name": context.user.name, "team_id": context.user.team_id},
         "api_app_id": APP_ID,
         "token": VERIFICATION_TOKEN,
         "container": container,
         "trigger_id": context.trigger_id,
-        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "team": {"id": context.team_id, "domain": TEAM_DOMAIN},
         "enterprise": null,
         "is_enterprise_install": false,
-        "channel": {"id": context.channel.id, "name": context.channel.name},
-        "message": context.message.to_slack_json(),
+        "channel": {"id": context.channel_id, "name": context.channel_name},
+        "message": context.message_json(),
         "state": block_state(context.message, target, request)?,
         "response_url": context.response_url,
         "actions": [block_action(block_id, element, request, context.action_ts)?],
@@ -419,13 +472,14 @@ fn interactive_message_payload(
                 .ok_or_else(|| SandboxError::OptionRequired(request.action.clone()))?;
             map.insert("selected_options".into(), json!([{"value": wanted}]));
         } else {
-            map.insert(
-                "value".into(),
-                action.get("value").cloned().unwrap_or(Value::Null),
-            );
+            let value = match &request.value {
+                Some(value) => json!(value),
+                None => action.get("value").cloned().unwrap_or(Value::Null),
+            };
+            map.insert("value".into(), value);
         }
     }
-    let mut original = context.message.to_slack_json();
+    let mut original = context.message_json();
     if let Some(map) = original.as_object_mut() {
         map.insert("subtype".into(), json!("bot_message"));
     }
@@ -433,14 +487,16 @@ fn interactive_message_payload(
         "type": "interactive_message",
         "actions": [clicked],
         "callback_id": callback_id,
-        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-        "channel": {"id": context.channel.id, "name": context.channel.name},
+        "team": {"id": context.team_id, "domain": TEAM_DOMAIN},
+        "channel": {"id": context.channel_id, "name": context.channel_name},
         "user": {"id": context.user.id, "name": context.user.name},
         "action_ts": context.action_ts,
-        "message_ts": context.message.ts,
+        "message_ts": context.message_ts,
         "attachment_id": (index + 1).to_string(),
         "token": VERIFICATION_TOKEN,
         "is_app_unfurl": false,
+        "enterprise": null,
+        "is_enterprise_install": false,
         "original_message": original,
         "response_url": context.response_url,
         "trigger_id": context.trigger_id,
@@ -475,6 +531,19 @@ pub(crate) fn build(
             ts: request.ts.clone(),
             action: request.action.clone(),
         })?;
+    let (claimed_id, claimed_name, claimed_ts) = match &request.claimed_message {
+        None => (channel.id.clone(), channel.name.clone(), message.ts.clone()),
+        Some((reference, ts)) => match data.find_channel(reference) {
+            Some(index) => {
+                let info = &data.channels[index].info;
+                (info.id.clone(), info.name.clone(), ts.clone())
+            }
+            None => {
+                let raw = reference.trim().trim_start_matches('#').to_owned();
+                (raw.clone(), raw, ts.clone())
+            }
+        },
+    };
 
     let micros = now_micros();
     let key = format!("{TEAM_ID}/{micros}/{}", random_hex(12));
@@ -487,9 +556,12 @@ pub(crate) fn build(
         random_hex(16)
     );
     let context = Context {
-        channel: &channel,
+        channel_id: &claimed_id,
+        channel_name: &claimed_name,
+        message_ts: &claimed_ts,
         message: &message,
         user: &user,
+        team_id: request.team_id.as_deref().unwrap_or(TEAM_ID),
         response_url: &response_url,
         action_ts: &action_ts,
         trigger_id: &trigger_id,

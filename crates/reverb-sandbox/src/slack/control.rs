@@ -6,8 +6,13 @@
 //!   or `"delayMs":5000`; method `"*"` = any)
 //! - `POST /_sandbox/rate-limit` `{"perSec":1,"burst":3}` · `POST /_sandbox/reset`
 //! - `POST /_sandbox/interactivity-url` `{"url":"http://…/notifications/callbacks/slack"}`
-//! - `POST /_sandbox/click` `{"channel","ts","action","user","option"?,"timestamp"?}` →
+//! - `GET  /_sandbox/scopes` · `POST /_sandbox/scopes` `{"scopes":["chat:write","users:read"]}`
+//!   (what the token is granted from now on; `x-oauth-scopes` on every Web API answer)
+//! - `POST /_sandbox/click` `{"channel","ts","action","user","option"?,"timestamp"?,"team"?,
+//!   "value"?,"claimChannel"?,"claimTs"?}` →
 //!   `{"ok":true,"status":<Reverb's status>,"body":<Reverb's body>,"payload":<what was sent>}`
+//!   (`team` forges `team.id`, `value` the button's value, `claimChannel`/`claimTs` the message
+//!   the payload names)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +38,8 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
             .route("/rate-limit", web::post().to(rate_limit))
             .route("/reset", web::post().to(reset))
             .route("/interactivity-url", web::post().to(interactivity_url))
+            .route("/scopes", web::get().to(scopes))
+            .route("/scopes", web::post().to(set_scopes))
             .route("/click", web::post().to(click)),
     );
 }
@@ -135,7 +142,22 @@ async fn interactivity_url(
     HttpResponse::Ok().json(json!({"ok": true, "url": state.interactivity_url()}))
 }
 
+async fn scopes(state: web::Data<SlackState>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"ok": true, "scopes": state.scopes()}))
+}
+
 #[derive(Debug, Deserialize)]
+struct ScopesRequest {
+    scopes: Vec<String>,
+}
+
+async fn set_scopes(state: web::Data<SlackState>, body: web::Json<ScopesRequest>) -> HttpResponse {
+    state.set_scopes(body.into_inner().scopes);
+    HttpResponse::Ok().json(json!({"ok": true, "scopes": state.scopes()}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ClickBody {
     channel: String,
     ts: String,
@@ -143,6 +165,10 @@ struct ClickBody {
     user: String,
     option: Option<String>,
     timestamp: Option<i64>,
+    team: Option<String>,
+    value: Option<String>,
+    claim_channel: Option<String>,
+    claim_ts: Option<String>,
 }
 
 /// Clicks like a user would, and reports what Reverb answered.
@@ -151,6 +177,15 @@ async fn click(state: web::Data<SlackState>, body: web::Json<ClickBody>) -> Http
     let mut request = ClickRequest::new(body.channel, body.ts, body.action, body.user);
     request.selected_option = body.option;
     request.timestamp = body.timestamp;
+    request.team_id = body.team;
+    request.value = body.value;
+    if body.claim_channel.is_some() || body.claim_ts.is_some() {
+        request.claimed_message = Some((
+            body.claim_channel
+                .unwrap_or_else(|| request.channel.clone()),
+            body.claim_ts.unwrap_or_else(|| request.ts.clone()),
+        ));
+    }
     let interaction = match click::build(&state, &request) {
         Ok(interaction) => interaction,
         Err(err) => return error_response(&err),
@@ -189,6 +224,7 @@ fn error_response(err: &SandboxError) -> HttpResponse {
         SandboxError::NoInteractivityUrl | SandboxError::NoRunningJudgment(_) => {
             HttpResponse::Conflict().json(body)
         }
+        SandboxError::AccessDenied(_) => HttpResponse::Forbidden().json(body),
         SandboxError::Background(_) | SandboxError::Http(_) => {
             HttpResponse::BadGateway().json(body)
         }

@@ -4,9 +4,26 @@
 //! Seed workspace: channels `general` (C0GENERAL01), `deploys` (C0DEPLOYS01), `deploy-approvals`
 //! (C0DEPLOY01), `alerts` (C0ALERTS01), `archived` (archived: `is_archived`) and
 //! `private-noinvite` (G0NOINVITE1: `not_in_channel`); any other valid `#name` is created when
-//! first posted to, except the names in [`REJECTED_CHANNEL_NAMES`]. Users: U0JANE0001 jane
-//! (jane@example.com), U0JOHN0001 john.doe (john@doe.com), U0MALLORY1 mallory
-//! (mallory@example.com), U0NOEMAIL1 noemail (no email), and the bot U0REVERB01.
+//! first posted to, except the names in [`REJECTED_CHANNEL_NAMES`].
+//!
+//! Users (team T00000000 unless noted):
+//! - U0JANE0001 jane (jane@example.com), U0JOHN0001 john.doe (john@doe.com), U0MALLORY1 mallory
+//!   (mallory@example.com), U0NOEMAIL1 noemail (no email);
+//! - U0VIEWER01 viewer (viewer@example.com), U0ADMIN001 admin (admin@example.com): the fake
+//!   Fiat's read-only user and Spinnaker admin (not Slack admins);
+//! - U0GUEST001 guest (guest@example.com, `is_restricted`), U0SGUEST01 sguest
+//!   (sguest@example.com, single-channel guest: `is_restricted` and `is_ultra_restricted`);
+//! - U0GONE0001 gone (gone@example.com, `deleted`), U0BOT00001 deploybot (`is_bot`, no email);
+//! - U0EXTERN01 extern (extern@other.example) of team T0OTHER001: another organisation's member
+//!   of a Slack Connect channel (told apart by `team_id`; not `is_stranger`, which Slack sets
+//!   only for people sharing no channel with the app);
+//! - U0WEIRD001 jane.doe (`  Jane.Doe@Example.COM `, as stored), U0UNICOD01 john.u
+//!   (`jöhn@exämple.com`);
+//! - the bot U0REVERB01 reverb.
+//!
+//! Scopes: the token has [`DEFAULT_SCOPES`] unless configured otherwise; every Web API answer
+//! to a valid token carries `x-oauth-scopes`, a method lacking its scope answers
+//! `missing_scope`, and without `users:read.email` user objects carry no `profile.email`.
 
 mod blocks;
 mod click;
@@ -30,7 +47,7 @@ pub use model::{
     Failure, MessageOrigin, SlackAuth, SlackCall, SlackChannel, SlackStats, SlackStoredMessage,
     SlackUser,
 };
-pub use state::{REJECTED_CHANNEL_NAMES, SlackState};
+pub use state::{OTHER_TEAM_ID, REJECTED_CHANNEL_NAMES, SlackState};
 
 use crate::error::SandboxError;
 use crate::http_server::{self, RunningServer};
@@ -47,6 +64,16 @@ pub const VERIFICATION_TOKEN: &str = "unused-verification-token";
 /// An incoming-webhook "token" in Echo's sense (`slack.token` with two slashes): with
 /// `slack.baseUrl` = [`FakeSlack::webhook_base_url`], Echo posts to `/services/<this>`.
 pub const WEBHOOK_TOKEN: &str = "T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX";
+/// The bot token's scopes by default: what Reverb's app manifest asks for.
+pub const DEFAULT_SCOPES: &[&str] = &[
+    "chat:write",
+    "chat:write.public",
+    "users:read",
+    "users:read.email",
+    "im:write",
+    "channels:read",
+    "groups:read",
+];
 
 #[derive(Debug, Clone)]
 pub struct FakeSlackConfig {
@@ -59,6 +86,8 @@ pub struct FakeSlackConfig {
     pub bind: Option<SocketAddr>,
     /// Tokens starting with one of these are valid; others get `invalid_auth`.
     pub token_prefixes: Vec<String>,
+    /// The scopes granted to every valid token (default [`DEFAULT_SCOPES`]).
+    pub scopes: Vec<String>,
 }
 
 impl Default for FakeSlackConfig {
@@ -70,6 +99,10 @@ impl Default for FakeSlackConfig {
             interactivity_url: None,
             bind: None,
             token_prefixes: vec!["xoxb-".to_owned(), "xoxp-".to_owned()],
+            scopes: DEFAULT_SCOPES
+                .iter()
+                .map(|scope| (*scope).to_owned())
+                .collect(),
         }
     }
 }
@@ -89,6 +122,7 @@ pub async fn start_fake_slack(cfg: FakeSlackConfig) -> io::Result<FakeSlack> {
         rate_per_sec: cfg.channel_rate_per_sec,
         burst: cfg.channel_burst,
         interactivity_url: cfg.interactivity_url,
+        scopes: cfg.scopes,
     };
     let http = crate::http_client::build()?;
     let state = Arc::new(SlackState::new(
@@ -167,6 +201,18 @@ impl FakeSlack {
         self.state.set_interactivity_url(url.map(str::to_owned));
     }
 
+    /// The scopes the token has now.
+    pub fn scopes(&self) -> Vec<String> {
+        self.state.scopes()
+    }
+
+    /// Grants exactly these scopes from now on, e.g. `&["chat:write", "users:read"]` to see
+    /// Reverb without `users:read.email`. [`Self::reset`] returns to the configured ones.
+    pub fn set_scopes(&self, scopes: &[&str]) {
+        self.state
+            .set_scopes(scopes.iter().map(|scope| (*scope).to_owned()).collect());
+    }
+
     pub fn add_user(&self, user: SlackUser) {
         self.state.add_user(user);
     }
@@ -193,7 +239,8 @@ impl FakeSlack {
             .await
     }
 
-    /// A click with options (menu choice, timestamp or secret overrides).
+    /// A click with options (menu choice, timestamp or secret overrides, forged team, value or
+    /// message binding).
     pub async fn click_with(
         &self,
         request: ClickRequest,

@@ -78,7 +78,8 @@ fn serialize_epoch_ms<S: Serializer>(time: &SystemTime, serializer: S) -> Result
 /// An injected fault for the next request(s) to one method.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
-    /// Answer with this HTTP status (a 429 carries `Retry-After: 1`).
+    /// Answer with this HTTP status (a 429 carries `Retry-After: 1` and Slack's
+    /// `{"ok":false,"error":"ratelimited"}`).
     Http(u16),
     /// Answer HTTP 200 `{"ok":false,"error":<code>}` (plain text for webhooks and response_url).
     SlackError(Cow<'static, str>),
@@ -88,8 +89,14 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// E.g. `Failure::slack_error("user_not_found")` for `users.info`.
     pub fn slack_error(code: impl Into<Cow<'static, str>>) -> Self {
         Self::SlackError(code.into())
+    }
+
+    /// HTTP 429 with `Retry-After: 1`, as Slack rate-limits a method.
+    pub fn rate_limited() -> Self {
+        Self::Http(429)
     }
 }
 
@@ -213,15 +220,33 @@ fn with_attachment_ids(attachments: &Value) -> Value {
     Value::Array(numbered)
 }
 
-/// A workspace member.
+/// A workspace member, or a person from another organisation met in a shared channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SlackUser {
     pub id: String,
     pub name: String,
     pub real_name: String,
+    /// `profile.email`, as stored (no trimming or case folding).
     pub email: Option<String>,
     pub is_bot: bool,
     pub deleted: bool,
+    /// The user's own team: [`TEAM_ID`] for the workspace's members, another team's id for
+    /// people from another organisation in a Slack Connect channel.
+    pub team_id: String,
+    pub is_admin: bool,
+    pub is_owner: bool,
+    pub is_primary_owner: bool,
+    /// A guest (multi-channel guest); single-channel guests have this and `is_ultra_restricted`.
+    pub is_restricted: bool,
+    pub is_ultra_restricted: bool,
+    pub is_app_user: bool,
+    /// Slack's `is_stranger`: a user of another workspace who shares no channel the app can
+    /// see. People from another organisation in a shared channel the app is in are not
+    /// strangers: only their `team_id` tells them apart (Slack's "determining whether a user is
+    /// external must be done implicitly"). Sent only when true.
+    pub is_stranger: bool,
+    /// For bot users: `profile.bot_id`.
+    pub bot_id: Option<String>,
 }
 
 impl SlackUser {
@@ -233,28 +258,56 @@ impl SlackUser {
             email: email.map(str::to_owned),
             is_bot: false,
             deleted: false,
+            team_id: TEAM_ID.to_owned(),
+            is_admin: false,
+            is_owner: false,
+            is_primary_owner: false,
+            is_restricted: false,
+            is_ultra_restricted: false,
+            is_app_user: false,
+            is_stranger: false,
+            bot_id: None,
         }
     }
 
-    /// The `user` object of `users.info` / `users.lookupByEmail`.
-    pub fn to_slack_json(&self) -> Value {
-        let mut profile = json!({
-            "real_name": self.real_name,
-            "display_name": self.name,
-        });
-        if let (Some(email), Some(map)) = (&self.email, profile.as_object_mut()) {
-            map.insert("email".into(), json!(email));
+    /// Whether the user belongs to another team than the fake workspace.
+    pub fn is_external(&self) -> bool {
+        self.team_id != TEAM_ID
+    }
+
+    /// The `user` object of `users.info` / `users.lookupByEmail`. `profile.email` is only
+    /// there with the `users:read.email` scope (`with_email`), as on Slack.
+    pub fn to_slack_json(&self, with_email: bool) -> Value {
+        let mut profile = Map::new();
+        profile.insert("real_name".into(), json!(self.real_name));
+        profile.insert("display_name".into(), json!(self.name));
+        if let (Some(email), true) = (&self.email, with_email) {
+            profile.insert("email".into(), json!(email));
         }
-        json!({
+        if let Some(bot_id) = &self.bot_id {
+            profile.insert("bot_id".into(), json!(bot_id));
+        }
+        profile.insert("team".into(), json!(self.team_id));
+        let mut user = json!({
             "id": self.id,
-            "team_id": TEAM_ID,
+            "team_id": self.team_id,
             "name": self.name,
             "deleted": self.deleted,
             "real_name": self.real_name,
+            "is_admin": self.is_admin,
+            "is_owner": self.is_owner,
+            "is_primary_owner": self.is_primary_owner,
+            "is_restricted": self.is_restricted,
+            "is_ultra_restricted": self.is_ultra_restricted,
             "is_bot": self.is_bot,
-            "has_2fa": true,
-            "profile": profile,
-        })
+            "is_app_user": self.is_app_user,
+            "has_2fa": !self.is_bot,
+            "profile": Value::Object(profile),
+        });
+        if let (true, Some(map)) = (self.is_stranger, user.as_object_mut()) {
+            map.insert("is_stranger".into(), json!(true));
+        }
+        user
     }
 }
 

@@ -16,6 +16,8 @@ pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) body: ReplyBody,
     pub(crate) retry_after_secs: Option<u64>,
+    /// Extra response headers (`x-oauth-scopes`, …).
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -24,6 +26,7 @@ impl Reply {
             status,
             body: ReplyBody::Json(body),
             retry_after_secs: None,
+            headers: Vec::new(),
         }
     }
 
@@ -41,6 +44,7 @@ impl Reply {
             status,
             body: ReplyBody::Text(text.to_owned()),
             retry_after_secs: None,
+            headers: Vec::new(),
         }
     }
 
@@ -49,19 +53,25 @@ impl Reply {
             status: 429,
             body: ReplyBody::Json(json!({"ok": false, "error": "ratelimited"})),
             retry_after_secs: Some(retry_after_secs),
+            headers: Vec::new(),
         }
     }
 
-    /// An injected HTTP failure.
+    /// An injected HTTP failure; a 429 looks like Slack's own.
     pub(crate) fn http_failure(status: u16) -> Self {
-        let mut reply = Self::json(
+        if status == 429 {
+            return Self::rate_limited(1);
+        }
+        Self::json(
             status,
             json!({"ok": false, "error": format!("sandbox_http_{status}")}),
-        );
-        if status == 429 {
-            reply.retry_after_secs = Some(1);
-        }
-        reply
+        )
+    }
+
+    #[must_use]
+    pub(crate) fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     /// What the call log keeps of the body.
@@ -77,6 +87,9 @@ impl Reply {
         let mut builder = HttpResponse::build(status);
         if let Some(secs) = self.retry_after_secs {
             builder.insert_header(("Retry-After", secs.to_string()));
+        }
+        for (name, value) in self.headers {
+            builder.insert_header((name, value));
         }
         match self.body {
             ReplyBody::Json(value) => builder

@@ -29,6 +29,7 @@ pub(crate) struct InitialSettings {
     pub(crate) rate_per_sec: f64,
     pub(crate) burst: u32,
     pub(crate) interactivity_url: Option<String>,
+    pub(crate) scopes: Vec<String>,
 }
 
 pub struct SlackState {
@@ -73,6 +74,8 @@ pub(crate) struct SlackData {
     pub(crate) clock: TsClock,
     auto_channels: u32,
     pub(crate) interactivity_url: Option<String>,
+    /// The scopes granted to the token (`x-oauth-scopes`).
+    pub(crate) scopes: Vec<String>,
 }
 
 /// Why a channel argument could not be used.
@@ -117,9 +120,41 @@ fn seed_channels() -> Vec<ChannelRecord> {
         .collect()
 }
 
+/// The team of the seeded user from another organisation (a Slack Connect channel member).
+pub const OTHER_TEAM_ID: &str = "T0OTHER001";
+
 fn seed_users() -> Vec<SlackUser> {
     let mut bot = SlackUser::new(super::BOT_USER_ID, "reverb", "Reverb", None);
     bot.is_bot = true;
+    bot.bot_id = Some(super::BOT_ID.to_owned());
+    let mut guest = SlackUser::new(
+        "U0GUEST001",
+        "guest",
+        "Guest User",
+        Some("guest@example.com"),
+    );
+    guest.is_restricted = true;
+    // Slack flags single-channel guests as both restricted and ultra restricted.
+    let mut single_guest = SlackUser::new(
+        "U0SGUEST01",
+        "sguest",
+        "Single-Channel Guest",
+        Some("sguest@example.com"),
+    );
+    single_guest.is_restricted = true;
+    single_guest.is_ultra_restricted = true;
+    let mut gone = SlackUser::new("U0GONE0001", "gone", "Gone User", Some("gone@example.com"));
+    gone.deleted = true;
+    let mut deploy_bot = SlackUser::new("U0BOT00001", "deploybot", "Deploy Bot", None);
+    deploy_bot.is_bot = true;
+    deploy_bot.bot_id = Some("B0BOT00001".to_owned());
+    let mut extern_user = SlackUser::new(
+        "U0EXTERN01",
+        "extern",
+        "External Person",
+        Some("extern@other.example"),
+    );
+    extern_user.team_id = OTHER_TEAM_ID.to_owned();
     vec![
         SlackUser::new("U0JANE0001", "jane", "Jane Doe", Some("jane@example.com")),
         SlackUser::new("U0JOHN0001", "john.doe", "John Doe", Some("john@doe.com")),
@@ -130,6 +165,35 @@ fn seed_users() -> Vec<SlackUser> {
             Some("mallory@example.com"),
         ),
         SlackUser::new("U0NOEMAIL1", "noemail", "No Email", None),
+        SlackUser::new(
+            "U0VIEWER01",
+            "viewer",
+            "Vic Viewer",
+            Some("viewer@example.com"),
+        ),
+        SlackUser::new(
+            "U0ADMIN001",
+            "admin",
+            "Ada Admin",
+            Some("admin@example.com"),
+        ),
+        guest,
+        single_guest,
+        gone,
+        deploy_bot,
+        extern_user,
+        SlackUser::new(
+            "U0WEIRD001",
+            "jane.doe",
+            "Jane Doe (odd e-mail)",
+            Some("  Jane.Doe@Example.COM "),
+        ),
+        SlackUser::new(
+            "U0UNICOD01",
+            "john.u",
+            "Jöhn Ümlaut",
+            Some("jöhn@exämple.com"),
+        ),
         bot,
     ]
 }
@@ -164,6 +228,7 @@ impl SlackData {
             clock: TsClock::default(),
             auto_channels: 0,
             interactivity_url: initial.interactivity_url.clone(),
+            scopes: initial.scopes.clone(),
         }
     }
 
@@ -180,6 +245,10 @@ impl SlackData {
 
     pub(crate) fn user(&self, id: &str) -> Option<&SlackUser> {
         self.users.iter().find(|user| user.id == id)
+    }
+
+    pub(crate) fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|granted| granted == scope)
     }
 
     /// Finds an existing conversation by id, `#name`, `name` or user id (their DM).
@@ -320,6 +389,16 @@ impl SlackState {
         self.data().interactivity_url = url;
     }
 
+    /// The scopes the token has (what `x-oauth-scopes` lists).
+    pub fn scopes(&self) -> Vec<String> {
+        self.data().scopes.clone()
+    }
+
+    /// Grants exactly these scopes from now on (a reset returns to the configured ones).
+    pub fn set_scopes(&self, scopes: Vec<String>) {
+        self.data().scopes = scopes;
+    }
+
     pub fn calls(&self) -> Vec<SlackCall> {
         self.data().calls.clone()
     }
@@ -458,6 +537,7 @@ mod tests {
             rate_per_sec: 1.0,
             burst: 3,
             interactivity_url: None,
+            scopes: Vec::new(),
         })
     }
 

@@ -10,10 +10,28 @@ use super::rate_limit::Decision;
 use super::reply::Reply;
 use super::request::Incoming;
 use super::state::{SlackData, SlackState};
-use super::{APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID};
+use super::{BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID};
 
 /// `chat.update` refuses longer text (Slack's `msg_too_long`).
 const MAX_UPDATE_TEXT: usize = 4000;
+/// Gives `profile.email` in user objects (and is what `users.lookupByEmail` needs).
+const EMAIL_SCOPE: &str = "users:read.email";
+
+/// The scopes a method accepts (any one will do), as Slack lists them in
+/// `x-accepted-oauth-scopes` and in `missing_scope`'s `needed`; `None` for unknown methods.
+fn accepted_scopes(method: &str) -> Option<&'static [&'static str]> {
+    Some(match method {
+        "chat.postMessage" | "chat.update" | "chat.delete" | "chat.postEphemeral" => {
+            &["chat:write"]
+        }
+        "users.info" => &["users:read"],
+        "users.lookupByEmail" => &[EMAIL_SCOPE],
+        "conversations.info" => &["channels:read", "groups:read", "mpim:read", "im:read"],
+        "conversations.join" => &["channels:join"],
+        "auth.test" => &[],
+        _ => return None,
+    })
+}
 
 pub(crate) fn handle(state: &SlackState, method: &str, incoming: &Incoming) -> Reply {
     if let Some(code) = incoming.body_error {
@@ -28,6 +46,21 @@ pub(crate) fn handle(state: &SlackState, method: &str, incoming: &Incoming) -> R
         Some(_) => {}
     }
     let mut data = state.data();
+    let granted = data.scopes.join(",");
+    let accepted = accepted_scopes(method).unwrap_or_default();
+    if !accepted.is_empty() && !accepted.iter().any(|scope| data.has_scope(scope)) {
+        drop(data);
+        return with_scope_headers(
+            Reply::ok(json!({
+                "ok": false,
+                "error": "missing_scope",
+                "needed": accepted.join(","),
+                "provided": granted,
+            })),
+            granted,
+            accepted,
+        );
+    }
     let reply = match method {
         "chat.postMessage" => post_message(&mut data, incoming, Instant::now()),
         "chat.update" => update(&mut data, incoming),
@@ -45,13 +78,22 @@ pub(crate) fn handle(state: &SlackState, method: &str, incoming: &Incoming) -> R
             "team_id": TEAM_ID,
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
-            "app_id": APP_ID,
             "is_enterprise_install": false,
         })),
         _ => Reply::error("unknown_method"),
     };
     drop(data);
-    with_charset_warning(reply, incoming)
+    with_scope_headers(with_charset_warning(reply, incoming), granted, accepted)
+}
+
+/// Slack tells a valid token what it has (`x-oauth-scopes`) and what the method takes.
+fn with_scope_headers(reply: Reply, granted: String, accepted: &[&str]) -> Reply {
+    let reply = reply.with_header("x-oauth-scopes", granted);
+    if accepted.is_empty() {
+        reply
+    } else {
+        reply.with_header("x-accepted-oauth-scopes", accepted.join(","))
+    }
 }
 
 /// Slack adds a `missing_charset` warning to successful answers to JSON bodies without charset.
@@ -285,22 +327,25 @@ fn post_ephemeral(data: &mut SlackData, incoming: &Incoming) -> Reply {
     Reply::ok(answer)
 }
 
+/// Without `users:read.email`, Slack leaves `profile.email` out.
 fn users_info(data: &SlackData, incoming: &Incoming) -> Reply {
+    let with_email = data.has_scope(EMAIL_SCOPE);
     match incoming.str_arg("user").and_then(|id| data.user(id)) {
-        Some(user) => Reply::ok(json!({"ok": true, "user": user.to_slack_json()})),
+        Some(user) => Reply::ok(json!({"ok": true, "user": user.to_slack_json(with_email)})),
         None => Reply::error("user_not_found"),
     }
 }
 
+/// Case-insensitive (ASCII) on the address as stored, surrounding spaces ignored.
 fn lookup_by_email(data: &SlackData, incoming: &Incoming) -> Reply {
-    let wanted = incoming.str_arg("email").unwrap_or_default();
+    let wanted = incoming.str_arg("email").unwrap_or_default().trim();
     let found = data.users.iter().find(|user| {
         user.email
             .as_deref()
-            .is_some_and(|email| email.eq_ignore_ascii_case(wanted))
+            .is_some_and(|email| email.trim().eq_ignore_ascii_case(wanted))
     });
     match found {
-        Some(user) => Reply::ok(json!({"ok": true, "user": user.to_slack_json()})),
+        Some(user) => Reply::ok(json!({"ok": true, "user": user.to_slack_json(true)})),
         None => Reply::error("users_not_found"),
     }
 }

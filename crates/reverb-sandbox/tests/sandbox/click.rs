@@ -506,3 +506,174 @@ async fn sandbox_click_route_reports_reverbs_answer() {
         .expect("click");
     assert_eq!(missing.status().as_u16(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_clickers_team_and_the_workspace_are_told_apart() {
+    let (slack, recorder) = slack_with_recorder().await;
+    let ts = post_judgment(&slack).await;
+    slack
+        .click("deploy-approvals", &ts, "judgment.continue", "U0EXTERN01")
+        .await
+        .expect("click");
+    let payload = decode_payload(&recorder.requests()[0].body);
+    assert_eq!(
+        payload["user"],
+        json!({"id": "U0EXTERN01", "username": "extern", "name": "extern", "team_id": "T0OTHER001"})
+    );
+    assert_eq!(
+        payload["team"],
+        json!({"id": "T00000000", "domain": "example"})
+    );
+    assert_eq!(payload["enterprise"], Value::Null);
+    assert_eq!(payload["is_enterprise_install"], false);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_team_value_and_message_binding_are_signed_like_real_clicks() {
+    let (slack, recorder) = slack_with_recorder().await;
+    let ts = post_judgment(&slack).await;
+    let (_, other) = call_json(
+        &slack,
+        "chat.postMessage",
+        &json!({"channel": "#deploys", "text": "another message"}),
+    )
+    .await;
+    let other_ts = other["ts"].as_str().expect("ts").to_owned();
+    let request = ClickRequest::new("deploy-approvals", &ts, "judgment.continue", "U0JANE0001")
+        .from_team("T0EVIL0001")
+        .with_value("01HFORGEDEXECUTION000000000/01HFORGEDSTAGE")
+        .claiming_message("#deploys", &other_ts);
+    let response = slack.click_with(request).await.expect("click");
+    assert_eq!(response.status().as_u16(), 200);
+    let sent = &recorder.requests()[0];
+    assert!(verify(
+        slack.state().signing_secret(),
+        sent.header("x-slack-request-timestamp").expect("ts"),
+        &sent.body,
+        sent.header("x-slack-signature").expect("sig"),
+    ));
+    let payload = decode_payload(&sent.body);
+    assert_eq!(payload["team"]["id"], "T0EVIL0001");
+    assert_eq!(payload["user"]["team_id"], "T00000000");
+    assert_eq!(
+        payload["actions"][0]["value"],
+        "01HFORGEDEXECUTION000000000/01HFORGEDSTAGE"
+    );
+    assert_eq!(payload["actions"][0]["action_id"], "judgment.continue");
+    assert_eq!(
+        payload["container"],
+        json!({"type": "message", "message_ts": other_ts, "channel_id": "C0DEPLOYS01", "is_ephemeral": false})
+    );
+    assert_eq!(
+        payload["channel"],
+        json!({"id": "C0DEPLOYS01", "name": "deploys"})
+    );
+    assert_eq!(payload["message"]["ts"], other_ts.as_str());
+    assert_eq!(
+        payload["message"]["blocks"],
+        judgment_blocks(),
+        "the buttons are those of the message clicked"
+    );
+
+    // An unknown claimed channel is sent as given.
+    let built = slack
+        .build_click(
+            &ClickRequest::new("deploy-approvals", &ts, "judgment.stop", "U0JANE0001")
+                .claiming_message("C0NOWHERE01", "1.000001"),
+        )
+        .expect("built");
+    assert_eq!(built.payload["container"]["channel_id"], "C0NOWHERE01");
+    assert_eq!(built.payload["channel"]["id"], "C0NOWHERE01");
+    assert_eq!(built.payload["container"]["message_ts"], "1.000001");
+
+    // Slack bound the response_url to the message really clicked.
+    let response_url = payload["response_url"].as_str().expect("url");
+    client()
+        .post(response_url)
+        .json(&json!({"replace_original": true, "text": "replaced"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(slack.posted("deploy-approvals")[0].text, "replaced");
+    assert_eq!(slack.posted("deploys")[0].text, "another message");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_clicks_carry_the_enterprise_fields_and_take_the_same_overrides() {
+    let (slack, _recorder) = slack_with_recorder().await;
+    let attachments = json!([{
+        "text": "Manual approval required", "fallback": "approval", "callback_id": "keel:1",
+        "actions": [{"type": "button", "name": "manual-judgement", "text": "Approve", "value": "OVERRIDE_PASS"}]
+    }])
+    .to_string();
+    let (_, answer) = call_form(
+        &slack,
+        "chat.postMessage",
+        &[
+            ("token", TOKEN),
+            ("attachments", &attachments),
+            ("channel", "deploys"),
+        ],
+    )
+    .await;
+    let ts = answer["ts"].as_str().expect("ts").to_owned();
+    let plain = slack
+        .build_click(&ClickRequest::new(
+            "deploys",
+            &ts,
+            "OVERRIDE_PASS",
+            "U0JOHN0001",
+        ))
+        .expect("built");
+    assert_eq!(plain.payload["enterprise"], Value::Null);
+    assert_eq!(plain.payload["is_enterprise_install"], false);
+    assert_eq!(plain.payload["team"]["id"], "T00000000");
+    assert_eq!(plain.payload["message_ts"], ts.as_str());
+    assert_eq!(plain.payload["original_message"]["ts"], ts.as_str());
+
+    let forged = slack
+        .build_click(
+            &ClickRequest::new("deploys", &ts, "OVERRIDE_PASS", "U0JOHN0001")
+                .from_team("T0EVIL0001")
+                .with_value("OVERRIDE_FAIL")
+                .claiming_message("general", "1712570401.000300"),
+        )
+        .expect("built");
+    assert_eq!(forged.payload["team"]["id"], "T0EVIL0001");
+    assert_eq!(forged.payload["actions"][0]["value"], "OVERRIDE_FAIL");
+    assert_eq!(forged.payload["message_ts"], "1712570401.000300");
+    assert_eq!(
+        forged.payload["channel"],
+        json!({"id": "C0GENERAL01", "name": "general"})
+    );
+    assert_eq!(
+        forged.payload["original_message"]["ts"],
+        "1712570401.000300"
+    );
+    assert_eq!(
+        forged.payload["original_message"]["attachments"][0]["callback_id"],
+        "keel:1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_click_route_takes_the_overrides_too() {
+    let (slack, recorder) = slack_with_recorder().await;
+    let ts = post_judgment(&slack).await;
+    let answer: Value = client()
+        .post(format!("{}/_sandbox/click", slack.base_url()))
+        .json(&json!({"channel": "C0DEPLOY01", "ts": ts, "action": "judgment.stop", "user": "U0JANE0001",
+                      "team": "T0EVIL0001", "value": "forged", "claimTs": "1.000002"}))
+        .send()
+        .await
+        .expect("click")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["ok"], true, "{answer}");
+    let payload = decode_payload(&recorder.requests()[0].body);
+    assert_eq!(payload["team"]["id"], "T0EVIL0001");
+    assert_eq!(payload["actions"][0]["value"], "forged");
+    assert_eq!(payload["container"]["message_ts"], "1.000002");
+    assert_eq!(payload["container"]["channel_id"], "C0DEPLOY01");
+}

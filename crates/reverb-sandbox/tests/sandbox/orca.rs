@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::support::{WAIT, client};
 
 /// shared/fixtures/orca/execution-running.json, trimmed to what the semantics need.
-fn running_execution() -> Value {
+pub fn running_execution() -> Value {
     json!({
         "type": "PIPELINE", "id": "01HTZ8Q5M3K7V2N9P4R6S8T0WX", "application": "myapp", "name": "deploy-prod",
         "status": "RUNNING",
@@ -34,8 +34,8 @@ fn running_execution() -> Value {
     })
 }
 
-const EXECUTION: &str = "01HTZ8Q5M3K7V2N9P4R6S8T0WX";
-const STAGE: &str = "01HTZ8Q5N1B4C6D8E0F2G4H6J8";
+pub const EXECUTION: &str = "01HTZ8Q5M3K7V2N9P4R6S8T0WX";
+pub const STAGE: &str = "01HTZ8Q5N1B4C6D8E0F2G4H6J8";
 
 async fn patch(
     orca: &FakeOrca,
@@ -57,7 +57,7 @@ async fn patch(
     request.send().await.expect("patch")
 }
 
-fn stage_field(
+pub fn stage_field(
     orca: &FakeOrca,
     execution: &str,
     stage: &str,

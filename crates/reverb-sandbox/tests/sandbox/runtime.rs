@@ -6,7 +6,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use reverb_sandbox::{
-    FakeOrcaConfig, FakeSlackConfig, eventually, start_fake_orca, start_fake_slack, start_recorder,
+    FakeFiatConfig, FakeOrcaConfig, FakeSlackConfig, eventually, start_fake_fiat, start_fake_orca,
+    start_fake_slack, start_recorder,
 };
 
 use crate::support::{client, post_text};
@@ -29,7 +30,15 @@ async fn all_fakes_serve_inside_a_multi_thread_tokio_runtime_and_stop() {
         .await
         .expect("orca");
     let recorder = start_recorder(None).await.expect("recorder");
-    for base in [slack.base_url(), orca.base_url(), recorder.base_url()] {
+    let fiat = start_fake_fiat(FakeFiatConfig::default())
+        .await
+        .expect("fiat");
+    for base in [
+        slack.base_url(),
+        orca.base_url(),
+        recorder.base_url(),
+        fiat.base_url(),
+    ] {
         assert!(base.starts_with("http://127.0.0.1:"), "{base}");
         assert!(reachable(&format!("{base}/health")).await, "{base}");
     }

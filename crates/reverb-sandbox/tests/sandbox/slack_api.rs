@@ -111,13 +111,15 @@ async fn users_info_by_get_with_query_token_matches_the_fixture() {
         .await
         .expect("request");
     let answer: Value = response.json().await.expect("json");
-    // shared/fixtures/slack/users-info.json
+    // shared/fixtures/slack/users-info.json, plus the role flags and `profile.team` Slack sends.
     let fixture = json!({
       "ok": true,
       "user": {
         "id": "U0JANE0001", "team_id": "T00000000", "name": "jane", "deleted": false, "real_name": "Jane Doe",
-        "is_bot": false, "has_2fa": true,
-        "profile": {"real_name": "Jane Doe", "display_name": "jane", "email": "jane@example.com"}
+        "is_admin": false, "is_owner": false, "is_primary_owner": false,
+        "is_restricted": false, "is_ultra_restricted": false,
+        "is_bot": false, "is_app_user": false, "has_2fa": true,
+        "profile": {"real_name": "Jane Doe", "display_name": "jane", "email": "jane@example.com", "team": "T00000000"}
       }
     });
     assert_eq!(answer, fixture);

@@ -108,6 +108,41 @@ async fn slack_page_renders_channels_and_escaped_messages_without_logging_a_call
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_user_picker_offers_every_person_who_can_click() {
+    let slack = unlimited_slack().await;
+    let (status, _, page) = get_text(&format!("{}/", slack.base_url())).await;
+    assert_eq!(status, 200);
+    for (id, label) in [
+        ("U0VIEWER01", "viewer (Vic Viewer)"),
+        ("U0ADMIN001", "admin (Ada Admin)"),
+        ("U0GUEST001", "guest (Guest User)"),
+        ("U0SGUEST01", "sguest (Single-Channel Guest)"),
+        ("U0EXTERN01", "extern (External Person)"),
+        ("U0WEIRD001", "jane.doe (Jane Doe (odd e-mail))"),
+        ("U0UNICOD01", "john.u (Jöhn Ümlaut)"),
+    ] {
+        let option = format!(r#"<option value="{id}">{label}</option>"#);
+        assert!(page.contains(&option), "{option} missing");
+    }
+    // Deleted users and bots cannot click.
+    for id in ["U0GONE0001", "U0BOT00001", "U0REVERB01"] {
+        assert!(!page.contains(&format!(r#"value="{id}""#)), "{id} offered");
+    }
+    let view: Value = client()
+        .get(format!(
+            "{}/_sandbox/ui/view?channel=C0DEPLOY01&as=U0EXTERN01",
+            slack.base_url()
+        ))
+        .send()
+        .await
+        .expect("view")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["viewer"], "U0EXTERN01");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_pages_click_path_sends_a_signed_block_actions_request() {
     let recorder = start_recorder(None).await.expect("recorder");
     let slack = unlimited_slack().await;

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use reverb_e2e::{Reverb, eventually};
 use reverb_sandbox::{
-    FakeOrca, FakeOrcaConfig, FakeSlack, FakeSlackConfig, Recorder, SlackCall, SlackStoredMessage,
-    start_fake_orca, start_fake_slack, start_recorder,
+    FakeFiat, FakeFiatConfig, FakeOrca, FakeOrcaConfig, FakeSlack, FakeSlackConfig, Recorder,
+    SlackCall, SlackStoredMessage, start_fake_fiat, start_fake_orca, start_fake_slack,
+    start_recorder,
 };
 use serde_json::Value;
 
@@ -47,6 +48,11 @@ pub struct Setup {
     pub keel: bool,
     /// `reverb.server.maxRequestBodySize`.
     pub max_body: Option<&'static str>,
+    /// Start the fake Fiat, point Orca at it, and turn Fiat on in Reverb
+    /// (`services.fiat.enabled`, `services.fiat.baseUrl`).
+    pub fiat: bool,
+    /// Extra keys under `reverb.judgments` (YAML, indented by four spaces).
+    pub judgments: String,
 }
 
 impl Default for Setup {
@@ -59,6 +65,8 @@ impl Default for Setup {
             slack_enabled: true,
             keel: true,
             max_body: None,
+            fiat: false,
+            judgments: String::new(),
         }
     }
 }
@@ -78,7 +86,13 @@ impl Setup {
         }
     }
 
-    fn echo_local(&self, slack: &FakeSlack, orca: &FakeOrca, keel: &Recorder) -> String {
+    fn echo_local(
+        &self,
+        slack: &FakeSlack,
+        orca: &FakeOrca,
+        keel: &Recorder,
+        fiat: Option<&FakeFiat>,
+    ) -> String {
         let mut yaml = format!(
             "slack:\n  enabled: {}\n  token: {TOKEN}\n  baseUrl: {}\n",
             self.slack_enabled,
@@ -97,7 +111,20 @@ impl Setup {
         if self.keel {
             yaml.push_str(&format!("keel:\n  baseUrl: {}\n", keel.base_url()));
         }
+        if let Some(fiat) = fiat {
+            yaml.push_str(&format!(
+                "services:\n  fiat:\n    enabled: true\n    baseUrl: {}\n",
+                fiat.base_url()
+            ));
+        }
         yaml.push_str("reverb:\n");
+        if !self.judgments.is_empty() {
+            yaml.push_str("  judgments:\n");
+            yaml.push_str(&self.judgments);
+            if !self.judgments.ends_with('\n') {
+                yaml.push('\n');
+            }
+        }
         if let Some(size) = self.max_body {
             yaml.push_str(&format!("  server:\n    maxRequestBodySize: {size}\n"));
         }
@@ -120,6 +147,7 @@ pub struct Harness {
     pub slack: FakeSlack,
     pub orca: FakeOrca,
     pub keel: Recorder,
+    pub fiat: Option<FakeFiat>,
     pub reverb: Reverb,
 }
 
@@ -132,16 +160,29 @@ impl Harness {
         })
         .await
         .expect("fake Slack");
-        let orca = start_fake_orca(FakeOrcaConfig::default())
-            .await
-            .expect("fake Orca");
+        let fiat = if setup.fiat {
+            Some(
+                start_fake_fiat(FakeFiatConfig::default())
+                    .await
+                    .expect("fake Fiat"),
+            )
+        } else {
+            None
+        };
+        let orca = start_fake_orca(FakeOrcaConfig {
+            fiat: fiat.as_ref().map(FakeFiat::permissions),
+            ..FakeOrcaConfig::default()
+        })
+        .await
+        .expect("fake Orca");
         let keel = start_recorder(None).await.expect("recorder");
-        let yaml = setup.echo_local(&slack, &orca, &keel);
+        let yaml = setup.echo_local(&slack, &orca, &keel, fiat.as_ref());
         let reverb = start_reverb(&yaml).await;
         let harness = Self {
             slack,
             orca,
             keel,
+            fiat,
             reverb,
         };
         harness.connect();
@@ -163,6 +204,15 @@ impl Harness {
             "clean stop:\n{}",
             self.reverb.logs()
         );
+        let config = std::mem::replace(&mut self.reverb.config, reverb_e2e::ConfigDir::new(&[]));
+        let port = self.reverb.port;
+        self.reverb = Reverb::spawn(config, port, &[]).await;
+        self.connect();
+    }
+
+    /// `kill -9` Reverb, then start it again on the same config folder and store.
+    pub async fn crash_and_restart(&mut self) {
+        self.reverb.kill_now();
         let config = std::mem::replace(&mut self.reverb.config, reverb_e2e::ConfigDir::new(&[]));
         let port = self.reverb.port;
         self.reverb = Reverb::spawn(config, port, &[]).await;
