@@ -29,14 +29,14 @@ command -v python3 >/dev/null 2>&1 || fail "python3 is needed"
 free_ports() {
   python3 -c '
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 for s in socks:
     s.close()'
 }
-read -r STACK_SLACK_PORT STACK_ORCA_PORT STACK_REVERB_PORT < <(free_ports)
+read -r STACK_SLACK_PORT STACK_ORCA_PORT STACK_REVERB_PORT STACK_FIAT_PORT < <(free_ports)
 STACK_DATA_DIR="$(mktemp -d -t reverb-browser-test-XXXXXX)"
 STACK_SECRET="browser-test-secret-$RANDOM$RANDOM"
 STACK_BIN_DIR="${CARGO_TARGET_DIR:-target}/debug"

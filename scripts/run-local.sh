@@ -3,7 +3,8 @@
 # whole SlackOps loop can be tried in a browser without a Slack workspace or a Spinnaker.
 # Expects `cargo build --workspace --bins` to have run (the Makefile does that first).
 #
-# Ports: REVERB_LOCAL_PORT (8089), REVERB_LOCAL_SLACK_PORT (9101), REVERB_LOCAL_ORCA_PORT (9102).
+# Ports: REVERB_LOCAL_PORT (8089), REVERB_LOCAL_SLACK_PORT (9101), REVERB_LOCAL_ORCA_PORT (9102),
+# REVERB_LOCAL_FIAT_PORT (9103; Reverb checks every judgment with this fake Fiat).
 # REVERB_SANDBOX_SIGNING_SECRET: the Slack signing secret both sides share (a demo value).
 # REVERB_LOCAL_DATA_DIR: Reverb's store and the logs (data/local; wiped on start, because the
 # sandbox starts empty every time). Ctrl-C stops everything.
@@ -16,6 +17,7 @@ source scripts/lib/local-stack.sh
 STACK_REVERB_PORT="${REVERB_LOCAL_PORT:-8089}"
 STACK_SLACK_PORT="${REVERB_LOCAL_SLACK_PORT:-9101}"
 STACK_ORCA_PORT="${REVERB_LOCAL_ORCA_PORT:-9102}"
+STACK_FIAT_PORT="${REVERB_LOCAL_FIAT_PORT:-9103}"
 STACK_DATA_DIR="${REVERB_LOCAL_DATA_DIR:-data/local}"
 STACK_SECRET="${REVERB_SANDBOX_SIGNING_SECRET:-sandbox-signing-secret}"
 STACK_BIN_DIR="${CARGO_TARGET_DIR:-target}/debug"
@@ -51,6 +53,7 @@ Reverb and its sandbox are running.
 
   Slack (sandbox)      $STACK_SLACK_URL/    manual judgments wait in #deploy-approvals
   Orca/Deck (sandbox)  $STACK_ORCA_URL/    start pipelines, judge from "Deck"
+  Fiat (sandbox)       $STACK_FIAT_URL/_sandbox/users    who may judge: jane and john (release-managers)
   Reverb health        $STACK_REVERB_URL/health
   Reverb metrics       $STACK_REVERB_URL/metrics
   Logs                 $STACK_DATA_DIR/reverb.log, $STACK_DATA_DIR/sandbox.log
