@@ -84,7 +84,7 @@ fn judgment(
         // The action id (or legacy name) and the value must tell the same decision.
         Ok(reference) if named.is_none_or(|d| d == reference.decision) => {
             Route::Judgment(JudgmentClick {
-                decision: reference.decision.into(),
+                decision: reference.decision,
                 reference,
                 message: clicked_message(interaction),
             })

@@ -180,7 +180,7 @@ impl ClickHandler {
                     tracing::info!(
                         execution = %click.reference.execution_id,
                         stage_ref = %click.reference.stage_ref_id,
-                        decision = click.decision.label(),
+                        decision = click.decision.as_str(),
                         outcome = ?outcome,
                         "judgment click handled"
                     );

@@ -25,6 +25,9 @@ use crate::peer::{PeerFailure, retry_while_unreachable};
 use crate::replies;
 use crate::resolution::{Decision, ResolvedJudgment};
 
+/// What a stage without a name is called in messages.
+const DEFAULT_STAGE_NAME: &str = "Manual Judgment";
+
 /// Stage statuses after which a stage never waits for a judgment again (short of a restart).
 const FINISHED_STATUSES: &[&str] = &[
     "SUCCEEDED",
@@ -227,15 +230,18 @@ async fn judge_claimed(h: &Inner, c: &Click<'_>) -> ClickOutcome {
         application: application.clone(),
         execution_id: c.target.execution_id.clone(),
         stage_ref_id: c.target.stage_ref_id.clone(),
-        stage_name: stage.name.clone(),
+        stage_name: stage
+            .name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_STAGE_NAME.to_string()),
         pipeline_name: execution.name.clone(),
-        decision: Decision::None,
+        decision: None,
         judged_by: None,
         slack_user_id: None,
         judgment_input: None,
-        decided_at_epoch_secs: now_ms() / 1000,
+        decided_at: now_ms() / 1000,
         note: None,
-        execution_url: c.execution_url.clone(),
+        link: c.execution_url.clone(),
     };
 
     if !stage.is_manual_judgment() {
@@ -512,11 +518,11 @@ async fn read_back(h: &Inner, c: &Click<'_>, stage_id: &str) -> ReadBack {
 /// The judgment this click made.
 fn recorded_by_click(base: ResolvedJudgment, c: &Click<'_>) -> ResolvedJudgment {
     ResolvedJudgment {
-        decision: c.decision,
+        decision: Some(c.decision),
         judged_by: Some(c.identity.clone()),
         slack_user_id: c.interaction.user.id.clone(),
         judgment_input: c.judgment_input.clone(),
-        decided_at_epoch_secs: now_ms() / 1000,
+        decided_at: now_ms() / 1000,
         ..base
     }
 }
@@ -526,8 +532,7 @@ fn judged_elsewhere(base: ResolvedJudgment, stage: &Stage) -> ResolvedJudgment {
     let decision = stage
         .judgment_status()
         .as_deref()
-        .and_then(Decision::from_orca_status)
-        .unwrap_or(Decision::None);
+        .and_then(Decision::from_orca_status);
     let judged_by = last_modified_by(stage);
     let note = match &judged_by {
         Some(who) => format!("already judged by {who}"),
@@ -585,15 +590,15 @@ fn recorded_resolution(outcome: &str, c: &Click<'_>) -> ResolvedJudgment {
         application: c.target.application.clone(),
         execution_id: c.target.execution_id.clone(),
         stage_ref_id: c.target.stage_ref_id.clone(),
-        stage_name: None,
+        stage_name: DEFAULT_STAGE_NAME.to_string(),
         pipeline_name: None,
-        decision: Decision::from_orca_status(outcome).unwrap_or(Decision::None),
+        decision: Decision::from_orca_status(outcome),
         judged_by: None,
         slack_user_id: None,
         judgment_input: None,
-        decided_at_epoch_secs: now_ms() / 1000,
+        decided_at: now_ms() / 1000,
         note: Some("already judged".into()),
-        execution_url: c.execution_url.clone(),
+        link: c.execution_url.clone(),
     })
 }
 

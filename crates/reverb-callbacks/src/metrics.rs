@@ -26,7 +26,7 @@ impl JudgmentMetrics {
     pub(crate) fn count(&self, decision: Decision, outcome: ClickOutcome) {
         if let Some(label) = outcome.judgment_label() {
             self.judgments
-                .with_label_values(&[decision.label(), label])
+                .with_label_values(&[decision.as_str(), label])
                 .inc();
         }
     }

@@ -62,7 +62,7 @@ impl OrcaClient {
             path_segment(stage_id)
         );
         let body = json!({
-            "judgmentStatus": decision.orca_status(),
+            "judgmentStatus": decision.as_str(),
             "judgmentInput": judgment_input,
         });
         let mut request = self

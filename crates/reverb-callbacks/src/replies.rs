@@ -152,20 +152,20 @@ fn decided_phrase(r: &ResolvedJudgment) -> String {
         .map(|who| format!(" by {}", escape(who)))
         .unwrap_or_default();
     match r.decision {
-        Decision::Continue => format!("judged to *continue*{by}"),
-        Decision::Stop => format!("judged to *stop*{by}"),
-        Decision::None => "not judged".to_string(),
+        Some(Decision::Continue) => format!("judged to *continue*{by}"),
+        Some(Decision::Stop) => format!("judged to *stop*{by}"),
+        None => "not judged".to_string(),
     }
 }
 
 pub(crate) fn already_judged(r: &ResolvedJudgment) -> String {
     let what = match r.decision {
-        Decision::None => "is no longer waiting for a judgment".to_string(),
+        None => "is no longer waiting for a judgment".to_string(),
         _ => format!("was already {}", decided_phrase(r)),
     };
     format!(
         "Nothing was recorded: this stage {what}. {}",
-        deck_link(&r.execution_url)
+        deck_link(&r.link)
     )
 }
 
@@ -173,7 +173,7 @@ pub(crate) fn no_longer_waiting(r: &ResolvedJudgment, status: &str) -> String {
     format!(
         "Nothing was recorded: this stage is {} and no longer waiting for a judgment. {}",
         escape(status),
-        deck_link(&r.execution_url)
+        deck_link(&r.link)
     )
 }
 

@@ -74,7 +74,7 @@ async fn signed_click_sends_decks_patch_as_the_clicker() {
     assert_eq!(recorded["judged_by"], "jane@example.com");
     assert_eq!(recorded["slack_user_id"], "U0JANE0001");
     assert_eq!(
-        recorded["execution_url"],
+        recorded["link"],
         format!(
             "https://deck.example.com/#/applications/myapp/executions/details/{EXECUTION_ID}?refId=1"
         )

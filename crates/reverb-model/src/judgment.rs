@@ -92,6 +92,30 @@ impl Decision {
     }
 }
 
+/// A manual judgment that is over, one way or another: what the message that replaces the one
+/// with buttons shows, and what the store records as the judgment's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedJudgment {
+    pub application: String,
+    pub execution_id: String,
+    pub stage_ref_id: String,
+    pub stage_name: String,
+    pub pipeline_name: Option<String>,
+    /// Deck's page of the execution, focused on the stage.
+    pub link: String,
+    /// `None` when the stage ended without a judgment (cancelled, timed out).
+    pub decision: Option<Decision>,
+    /// The Spinnaker identity that judged.
+    pub judged_by: Option<String>,
+    /// The Slack user who clicked, when the judgment was made from Slack through Reverb.
+    pub slack_user_id: Option<String>,
+    pub judgment_input: Option<String>,
+    /// Epoch seconds.
+    pub decided_at: i64,
+    /// Why the message reads as it does beyond the decision, e.g. "already judged by X".
+    pub note: Option<String>,
+}
+
 /// The store key of a judgment's claim: `judgment:{executionId}:{stageRefId}`.
 pub fn judgment_key(execution_id: &str, stage_ref_id: &str) -> String {
     format!("judgment:{execution_id}:{stage_ref_id}")

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::NotifyContext;
 use crate::json::{self, parse_bool, path, truthy_str};
-use crate::judgment::{JudgmentResolution, render_judgment_resolution};
+use crate::judgment::{ResolvedJudgment, render_judgment_resolution};
 use crate::links::{event_link, execution_link, execution_ref_key, judgment_ref_key};
 
 /// The `when` values Orca reserves for manual-judgment notifications (sent via
@@ -343,7 +343,7 @@ fn judgment_updates(
             }
         }
     });
-    let resolution = JudgmentResolution {
+    let resolution = ResolvedJudgment {
         application: application.clone(),
         execution_id: execution_id.to_string(),
         stage_ref_id: stage_ref_id.clone(),

@@ -97,14 +97,13 @@ pub(crate) fn judgment_buttons(
     })
 }
 
-/// Everything the resolved view shows: the templates' own view type, so there is one
-/// definition of what a resolved judgment carries.
-pub use reverb_templates::ResolvedView as JudgmentResolution;
+/// What a resolved judgment carries: the judgment contract's type.
+pub use reverb_templates::ResolvedJudgment;
 
 /// The message that replaces a manual-judgment message once it is decided: no buttons; the
 /// decision, who (Slack mention and Spinnaker identity), the chosen option and the time.
 pub fn render_judgment_resolution(
-    r: &JudgmentResolution,
+    r: &ResolvedJudgment,
     templates: &TemplateEngine,
 ) -> SlackMessage {
     let color = match r.decision {
@@ -155,7 +154,7 @@ mod tests {
         })
         .unwrap();
         let message = render_judgment_resolution(
-            &JudgmentResolution {
+            &ResolvedJudgment {
                 application: "myapp".into(),
                 execution_id: "01H".into(),
                 stage_ref_id: "1".into(),

@@ -17,7 +17,7 @@ mod notifications;
 mod probe;
 
 pub use events::plan_event;
-pub use judgment::{JudgmentResolution, render_judgment_resolution};
+pub use judgment::{ResolvedJudgment, render_judgment_resolution};
 pub use links::{execution_link, execution_ref_key, judgment_ref_key};
 pub use notifications::plan_notification;
 pub use probe::EventProbe;

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::events::{judgment_client, now_epoch_secs};
 use crate::json::{self, path, truthy_str};
 use crate::judgment::{
-    JudgmentResolution, JudgmentStage, judgment_buttons, render_judgment_resolution,
+    JudgmentStage, ResolvedJudgment, judgment_buttons, render_judgment_resolution,
 };
 use crate::links::{execution_link, judgment_ref_key};
 use crate::{NotificationPlan, NotifyContext, NotifyError};
@@ -359,7 +359,7 @@ fn resolution(
     execution: Option<&Execution>,
     decision: Decision,
     ctx: &NotifyContext,
-) -> JudgmentResolution {
+) -> ResolvedJudgment {
     let stage_ref_id = view.stage_ref_id.clone().unwrap_or_default();
     // The judging user's edit time, when Orca recorded it on the stage.
     let decided_at = execution
@@ -368,7 +368,7 @@ fn resolution(
             json::millis_to_secs(stage.last_modified.as_ref()?.get("lastModifiedTime"))
         })
         .unwrap_or_else(now_epoch_secs);
-    JudgmentResolution {
+    ResolvedJudgment {
         application: view.application.clone(),
         execution_id: view.execution_id.clone(),
         link: execution_link(

@@ -28,7 +28,7 @@ pub use markdown::markdown_to_html;
 pub use views::{
     BuildView, Decision, EventView, JudgmentButton, JudgmentButtons, JudgmentGroup, JudgmentLinks,
     LayoutOptions, LegacyActions, LegacyButton, ManualJudgmentView, MessageContent, MessageKind,
-    NotificationView, ResolvedView,
+    NotificationView, ResolvedJudgment,
 };
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::views::{
     BuildView, Decision, EventView, JudgmentButton, JudgmentButtons, JudgmentGroup, JudgmentLinks,
     LayoutOptions, LegacyActions, LegacyButton, ManualJudgmentView, MessageContent,
-    NotificationView, ResolvedView,
+    NotificationView, ResolvedJudgment,
 };
 
 pub(crate) struct Sample {
@@ -122,8 +122,8 @@ fn notification() -> NotificationView {
     }
 }
 
-fn resolved(decision: Option<Decision>) -> ResolvedView {
-    ResolvedView {
+fn resolved(decision: Option<Decision>) -> ResolvedJudgment {
+    ResolvedJudgment {
         application: "myapp".to_string(),
         execution_id: "01HTZ8Q5M3K7V2N9P4R6S8T0WX".to_string(),
         stage_ref_id: "1".to_string(),

@@ -487,7 +487,7 @@ fn keel_buttons_stay_legacy_attachments_in_blocks_style() {
 
 #[test]
 fn resolved_view_shows_decision_people_option_and_time() {
-    let view = ResolvedView {
+    let view = ResolvedJudgment {
         application: "myapp".into(),
         execution_id: "e".into(),
         stage_ref_id: "1".into(),
@@ -529,7 +529,7 @@ fn resolved_view_shows_decision_people_option_and_time() {
             .any(|b| b["type"] == "actions")
     );
 
-    let ended = ResolvedView {
+    let ended = ResolvedJudgment {
         decision: None,
         judged_by: None,
         slack_user_id: None,

@@ -55,22 +55,8 @@ impl MessageKind {
     }
 }
 
-/// A manual-judgment decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Decision {
-    Continue,
-    Stop,
-}
-
-impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Continue => "continue",
-            Self::Stop => "stop",
-        }
-    }
-}
+/// A manual-judgment decision: the judgment contract's own type.
+pub use reverb_model::judgment::Decision;
 
 /// Which of Orca's three manual-judgment template groups a notification uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,26 +189,8 @@ pub struct NotificationView {
     pub source: Value,
 }
 
-/// A manual judgment that is over: the message that replaces the one with buttons.
-#[derive(Debug, Clone, Serialize)]
-pub struct ResolvedView {
-    pub application: String,
-    pub execution_id: String,
-    pub stage_ref_id: String,
-    pub stage_name: String,
-    pub pipeline_name: Option<String>,
-    pub link: String,
-    /// `null` when the stage ended without a judgment (cancelled, timed out).
-    pub decision: Option<Decision>,
-    /// The Spinnaker identity that judged.
-    pub judged_by: Option<String>,
-    /// The Slack user who clicked, when known (`U…`).
-    pub slack_user_id: Option<String>,
-    pub judgment_input: Option<String>,
-    /// Epoch seconds.
-    pub decided_at: i64,
-    pub note: Option<String>,
-}
+/// A manual judgment that is over: the judgment contract's own type.
+pub use reverb_model::judgment::ResolvedJudgment;
 
 /// What to render.
 #[derive(Debug, Clone)]
@@ -231,7 +199,7 @@ pub enum MessageContent {
     ManualJudgment(JudgmentGroup, ManualJudgmentView),
     Notification(NotificationView),
     Interactive(NotificationView),
-    JudgmentResolved(ResolvedView),
+    JudgmentResolved(ResolvedJudgment),
 }
 
 impl MessageContent {

@@ -335,8 +335,8 @@ pub fn render(r: &ResolvedJudgment) -> SlackMessage {
     SlackMessage {
         text: format!(
             "{} {} by {} (input {}) note {}",
-            r.stage_name.as_deref().unwrap_or("?"),
-            r.decision.label(),
+            r.stage_name,
+            r.decision.map_or("none", |d| d.as_str()),
             r.judged_by.as_deref().unwrap_or("nobody"),
             r.judgment_input.as_deref().unwrap_or("none"),
             r.note.as_deref().unwrap_or("none"),
