@@ -10,11 +10,12 @@ use crate::error::{ConfigError, Origin};
 use crate::resolve::{RawConfig, ResolvedValue};
 use crate::secret::Secret;
 use crate::settings::{
-    DEFAULT_ADDRESS, DEFAULT_FIAT_BASE_URL, DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_ORCA_BASE_URL,
-    DEFAULT_PORT, DEFAULT_RESPONSE_URL_BASE, DEFAULT_SPINNAKER_BASE_URL, DEFAULT_STORE_PATH,
-    DeliverySettings, IdentityFallback, JudgmentSettings, LogFormat, MessageStyle, ReverbSettings,
-    SLACK_CHAT_BASE_URL, SLACK_WEBHOOK_BASE_URL, ServerSettings, Settings, SlackClientSettings,
-    SlackSettings, SpinnakerUserRule,
+    DEFAULT_ADDRESS, DEFAULT_FIAT_BASE_URL, DEFAULT_MAX_BUFFERED_BODY_BYTES,
+    DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_ORCA_BASE_URL, DEFAULT_PORT, DEFAULT_RESPONSE_URL_BASE,
+    DEFAULT_SPINNAKER_BASE_URL, DEFAULT_STORE_PATH, DeliverySettings, IdentityFallback,
+    JudgmentSettings, LogFormat, MessageStyle, ReverbSettings, SLACK_CHAT_BASE_URL,
+    SLACK_WEBHOOK_BASE_URL, ServerSettings, Settings, SlackClientSettings, SlackSettings,
+    SpinnakerUserRule,
 };
 
 /// kork-secrets references; Reverb has no decryption engines, so these cannot be used.
@@ -226,13 +227,39 @@ impl Binder<'_> {
             key,
             &[key],
             DEFAULT_MAX_REQUEST_BODY_BYTES,
-            "a positive size (like 32MiB, 64MB or a number of bytes)",
+            "a positive size (like 16MiB, 64MB or a number of bytes)",
             parse_body_size,
         )?;
+        let buffered_key = "reverb.server.maxBufferedBodySize";
+        let max_buffered_body_bytes = self.typed(
+            buffered_key,
+            &[buffered_key],
+            DEFAULT_MAX_BUFFERED_BODY_BYTES.max(max_request_body_bytes),
+            "a positive size (like 48MiB, 64MB or a number of bytes)",
+            parse_body_size,
+        )?;
+        if max_buffered_body_bytes < max_request_body_bytes {
+            return Err(self.invalid_here(
+                buffered_key,
+                "must be at least reverb.server.maxRequestBodySize",
+            ));
+        }
+        let defaults = ServerSettings::default();
+        let body_timeout = self.duration("reverb.server.bodyTimeout", defaults.body_timeout)?;
+        let header_timeout =
+            self.duration("reverb.server.headerTimeout", defaults.header_timeout)?;
+        let idle_timeout = self.duration("reverb.server.idleTimeout", defaults.idle_timeout)?;
+        let max_connections =
+            self.count("reverb.server.maxConnections", defaults.max_connections)?;
         Ok(ServerSettings {
             address,
             port,
             max_request_body_bytes,
+            max_buffered_body_bytes,
+            body_timeout,
+            header_timeout,
+            idle_timeout,
+            max_connections,
         })
     }
 
@@ -454,6 +481,8 @@ impl Binder<'_> {
         let initial_backoff =
             self.duration("reverb.delivery.initialBackoff", defaults.initial_backoff)?;
         let max_backoff = self.duration("reverb.delivery.maxBackoff", defaults.max_backoff)?;
+        let max_retry_after =
+            self.duration("reverb.delivery.maxRetryAfter", defaults.max_retry_after)?;
         if initial_backoff > max_backoff {
             return Err(self.invalid_here(
                 "reverb.delivery.initialBackoff",
@@ -468,6 +497,7 @@ impl Binder<'_> {
             request_timeout,
             initial_backoff,
             max_backoff,
+            max_retry_after,
         })
     }
 }

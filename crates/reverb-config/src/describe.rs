@@ -24,6 +24,26 @@ impl Settings {
             "reverb.server.maxRequestBodySize",
             format!("{} bytes", self.server.max_request_body_bytes),
         );
+        lines.add(
+            "reverb.server.maxBufferedBodySize",
+            format!("{} bytes", self.server.max_buffered_body_bytes),
+        );
+        lines.add(
+            "reverb.server.bodyTimeout",
+            format_duration(self.server.body_timeout),
+        );
+        lines.add(
+            "reverb.server.headerTimeout",
+            format_duration(self.server.header_timeout),
+        );
+        lines.add(
+            "reverb.server.idleTimeout",
+            format_duration(self.server.idle_timeout),
+        );
+        lines.add(
+            "reverb.server.maxConnections",
+            self.server.max_connections.to_string(),
+        );
         lines.add("spinnaker.baseUrl", self.spinnaker_base_url.clone());
         lines.add("orca.baseUrl", self.orca_base_url.clone());
         lines.add(
@@ -125,6 +145,10 @@ impl Settings {
         lines.add(
             "reverb.delivery.initialBackoff",
             format_duration(delivery.initial_backoff),
+        );
+        lines.add(
+            "reverb.delivery.maxRetryAfter",
+            format_duration(delivery.max_retry_after),
         );
         lines.add(
             "reverb.delivery.maxBackoff",

@@ -10,7 +10,11 @@ use crate::secret::Secret;
 
 pub(crate) const DEFAULT_ADDRESS: &str = "0.0.0.0";
 pub(crate) const DEFAULT_PORT: u16 = 8089;
-pub(crate) const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 32 << 20;
+/// Orca's largest events (an execution with hundreds of stages) stay well below this.
+pub(crate) const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 16 << 20;
+/// Request bodies held in memory at once, all connections together: with the default body
+/// limit, three maximum-size bodies, and well inside the chart's 128 MiB memory limit.
+pub(crate) const DEFAULT_MAX_BUFFERED_BODY_BYTES: usize = 48 << 20;
 /// Echo's packaged `echo.yml` defaults, placeholders included.
 pub(crate) const DEFAULT_SPINNAKER_BASE_URL: &str =
     "${services.deck.baseUrl:http://localhost:9000}";
@@ -52,8 +56,21 @@ pub struct ServerSettings {
     pub address: String,
     /// `server.port`, default 8089.
     pub port: u16,
-    /// `reverb.server.maxRequestBodySize`, default 32 MiB.
+    /// `reverb.server.maxRequestBodySize`, default 16 MiB.
     pub max_request_body_bytes: usize,
+    /// `reverb.server.maxBufferedBodySize`: bytes of request bodies in memory at once, over all
+    /// connections (default 48 MiB); a request waits for room, up to its body timeout.
+    pub max_buffered_body_bytes: usize,
+    /// `reverb.server.bodyTimeout`: a request body must arrive whole within this (default 30s).
+    pub body_timeout: Duration,
+    /// `reverb.server.headerTimeout`: the request line and headers must arrive within this
+    /// (default 5s).
+    pub header_timeout: Duration,
+    /// `reverb.server.idleTimeout`: an idle keep-alive connection is closed after this
+    /// (default 30s).
+    pub idle_timeout: Duration,
+    /// `reverb.server.maxConnections`: open connections at once (default 1024).
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -179,6 +196,9 @@ pub struct DeliverySettings {
     pub initial_backoff: Duration,
     /// `reverb.delivery.maxBackoff` (default 5m).
     pub max_backoff: Duration,
+    /// `reverb.delivery.maxRetryAfter`: the longest `Retry-After` obeyed (default 15m); a longer
+    /// one is clamped to it.
+    pub max_retry_after: Duration,
 }
 
 /// One line of `reverb config`.
@@ -195,6 +215,11 @@ impl Default for ServerSettings {
             address: DEFAULT_ADDRESS.to_owned(),
             port: DEFAULT_PORT,
             max_request_body_bytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
+            max_buffered_body_bytes: DEFAULT_MAX_BUFFERED_BODY_BYTES,
+            body_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+            max_connections: 1024,
         }
     }
 }
@@ -234,6 +259,7 @@ impl Default for DeliverySettings {
             request_timeout: Duration::from_secs(10),
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(300),
+            max_retry_after: Duration::from_secs(15 * 60),
         }
     }
 }

@@ -47,7 +47,7 @@ fn nothing_to_read_gives_the_defaults() {
     assert_eq!(settings.server, defaults.server);
     assert_eq!(settings.server.port, 8089);
     assert_eq!(settings.server.address, "0.0.0.0");
-    assert_eq!(settings.server.max_request_body_bytes, 32 * 1024 * 1024);
+    assert_eq!(settings.server.max_request_body_bytes, 16 * 1024 * 1024);
     assert_eq!(settings.spinnaker_base_url, "http://localhost:9000");
     assert_eq!(settings.orca_base_url, "http://localhost:8083");
     assert_eq!(settings.slack, defaults.slack);
