@@ -2,7 +2,8 @@
 //!
 //! | name | kind | does |
 //! | --- | --- | --- |
-//! | `mrkdwn` | filter | escapes `&`, `<`, `>` for Slack |
+//! | `mrkdwn` | filter | escapes `&`, `<`, `>` for Slack (labels and text) |
+//! | `slack_url` | filter | percent-encodes what could end a `<url|label>` link or start markup |
 //! | `html_to_text` | filter | Echo's HTML → plain text, unescaped |
 //! | `html_to_mrkdwn` | filter | Echo's HTML → plain text, escaped for Slack (links kept) |
 //! | `markdown_to_html` | filter | CommonMark → HTML (Echo's default formatter) |
@@ -20,6 +21,7 @@ use crate::{html_text, markdown, mrkdwn};
 
 pub(crate) fn register(tera: &mut Tera) {
     tera.register_filter("mrkdwn", string_filter(mrkdwn::escape));
+    tera.register_filter("slack_url", string_filter(mrkdwn::link_url));
     tera.register_filter("html_to_text", string_filter(html_text::html_to_text));
     tera.register_filter("html_to_mrkdwn", string_filter(html_text::html_to_mrkdwn));
     tera.register_filter(

@@ -15,6 +15,48 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Makes a URL safe inside Slack's `<url|label>`: every character that could end the link or
+/// start markup (`<`, `>`, `|`, spaces, quotes, control and non-ASCII characters) is
+/// percent-encoded; the URL's own structure (`:/?#&=%` and the other RFC 3986 delimiters) is
+/// kept, so Deck links read as before. The one rule for link targets (`docs/security.md`).
+pub fn link_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for byte in url.bytes() {
+        let keep = byte.is_ascii_alphanumeric()
+            || matches!(
+                byte,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b':'
+                    | b'/'
+                    | b'?'
+                    | b'#'
+                    | b'['
+                    | b']'
+                    | b'@'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+            );
+        if keep {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// The ellipsis appended where text was cut.
 pub const ELLIPSIS: char = '…';
 
@@ -58,6 +100,19 @@ mod tests {
     fn escapes_ampersand_first() {
         assert_eq!(escape("<script>&amp;"), "&lt;script&gt;&amp;amp;");
         assert_eq!(escape("plain text: *bold* _it_"), "plain text: *bold* _it_");
+    }
+
+    #[test]
+    fn link_targets_cannot_end_the_link_or_start_markup() {
+        assert_eq!(
+            link_url("http://deck/#/applications/a/executions/details/E?refId=1&step=1"),
+            "http://deck/#/applications/a/executions/details/E?refId=1&step=1"
+        );
+        assert_eq!(
+            link_url("http://deck/x?refId=3>|x <!channel> <https://evil.example|Open"),
+            "http://deck/x?refId=3%3E%7Cx%20%3C!channel%3E%20%3Chttps://evil.example%7COpen"
+        );
+        assert_eq!(link_url("a\r\nb\"ü`"), "a%0D%0Ab%22%C3%BC%60");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod echo_agent;
 mod fixtures;
+mod injection;
 mod notifications;
 mod threads;
 
