@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use reverb_model::judgment::{ButtonRef, judgment_key, judgment_ref_prefix};
 
 use crate::buttons::JudgmentClick;
-use crate::fiat::FiatFailure;
+use crate::fiat::{FiatFailure, Permissions, Refusal};
 use crate::handler::{ClickOutcome, Inner, ReplyTo, now_ms};
 use crate::identity;
 use crate::interaction::Interaction;
@@ -49,6 +49,8 @@ struct Click<'a> {
     execution_url: String,
     /// The judgment input's text, as Orca lists it (read once the execution is fetched).
     judgment_input: Option<String>,
+    /// The clicker's permissions in Fiat, when Fiat is on.
+    permissions: Option<Permissions>,
 }
 
 impl Click<'_> {
@@ -99,7 +101,7 @@ pub(crate) async fn judge(
                 return ClickOutcome::NoIdentity;
             }
         };
-    let c = Click {
+    let mut c = Click {
         interaction,
         decision: click.decision,
         target,
@@ -107,6 +109,12 @@ pub(crate) async fn judge(
         key: judgment_key(&target.execution_id, &target.stage_ref_id),
         execution_url,
         judgment_input: None,
+        permissions: None,
+    };
+    // Who may judge, as Fiat says, before anything touches Orca.
+    c.permissions = match fiat_permissions(h, &c).await {
+        Ok(permissions) => permissions,
+        Err(outcome) => return outcome,
     };
     let claim = match h.claim(&c.key, &c.identity).await {
         Ok(JudgmentClaim::Decided { outcome }) => reopen_if_waiting_again(h, &c, outcome).await,
@@ -290,11 +298,18 @@ async fn judge_claimed(h: &Inner, c: &Click<'_>) -> ClickOutcome {
         return ClickOutcome::OrcaError;
     };
     let required_roles = required_roles(stage);
-    let accounts = match check_with_fiat(h, c, &application, &required_roles).await {
-        Ok(accounts) => accounts,
-        Err(outcome) => {
-            h.release(&c.key).await;
-            return outcome;
+    // Orca's own rules on Orca's own execution: EXECUTE on its application and the stage's
+    // roles; the PATCH then carries the accounts Gate would send for the judge.
+    let accounts = match &c.permissions {
+        None => None,
+        Some(permissions) => {
+            if let Err(outcome) =
+                refuse_unless(h, c, permissions.may_judge(&application, &required_roles)).await
+            {
+                h.release(&c.key).await;
+                return outcome;
+            }
+            Some(permissions.allowed_accounts()).filter(|a| !a.is_empty())
         }
     };
 
@@ -397,14 +412,10 @@ async fn is_posted_message(
         .any(|(_, r)| r.channel_id == clicked.channel_id && r.ts == clicked.ts))
 }
 
-/// With Fiat on: the clicker's permissions, checked as Orca would check them, and the accounts
-/// Gate would send for them. `Ok(None)` without Fiat; `Err` once the clicker has been told why.
-async fn check_with_fiat(
-    h: &Inner,
-    c: &Click<'_>,
-    application: &str,
-    required_roles: &[String],
-) -> Result<Option<String>, ClickOutcome> {
+/// With Fiat on: the clicker's permissions, read before anything touches Orca, with the
+/// application check made at once on the application the (authenticated) button names.
+/// `Ok(None)` without Fiat; `Err` once the clicker has been told why.
+async fn fiat_permissions(h: &Inner, c: &Click<'_>) -> Result<Option<Permissions>, ClickOutcome> {
     let Some(fiat) = &h.fiat else {
         return Ok(None);
     };
@@ -425,16 +436,28 @@ async fn check_with_fiat(
             });
         }
     };
-    if let Err(refusal) = permissions.may_judge(application, required_roles) {
-        tracing::info!(user = %c.identity, refusal = ?refusal, "Fiat does not allow the clicker to judge");
-        h.tell(
-            &c.reply_to(),
-            replies::not_authorized(&refusal, &c.identity, &c.execution_url),
-        )
-        .await;
-        return Err(ClickOutcome::NotAuthorized);
+    if !c.target.application.is_empty() {
+        refuse_unless(h, c, permissions.may_judge(&c.target.application, &[])).await?;
     }
-    Ok(Some(permissions.allowed_accounts()).filter(|a| !a.is_empty()))
+    Ok(Some(permissions))
+}
+
+/// Tell the clicker why Fiat's answer forbids the judgment.
+async fn refuse_unless(
+    h: &Inner,
+    c: &Click<'_>,
+    verdict: Result<(), Refusal>,
+) -> Result<(), ClickOutcome> {
+    let Err(refusal) = verdict else {
+        return Ok(());
+    };
+    tracing::info!(user = %c.identity, refusal = ?refusal, "Fiat does not allow the clicker to judge");
+    h.tell(
+        &c.reply_to(),
+        replies::not_authorized(&refusal, &c.identity, &c.execution_url),
+    )
+    .await;
+    Err(ClickOutcome::NotAuthorized)
 }
 
 /// What reading the stage back after the PATCH showed.

@@ -670,3 +670,71 @@ async fn keel_callback_is_retried_while_keel_is_down() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fiat_down_means_no_judgment_and_the_clicker_is_told() {
+    let h = Harness::start(Options {
+        fiat: Some(std::sync::Arc::new(|_: &support::http::Recorded| {
+            support::http::Reply::status(503, "")
+        })),
+        orca_retry_for: Duration::from_secs(1),
+        ..Options::default()
+    })
+    .await;
+    h.record_posted_message();
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    let outcome = h
+        .handler
+        .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::FiatError);
+    assert!(
+        h.orca.patches().is_empty(),
+        "never judged without the check"
+    );
+    let fiat = h.fiat.as_ref().unwrap();
+    assert!(
+        fiat.matching("GET", "/authorize/jane%40example.com").len() > 1,
+        "Fiat is asked again before giving up"
+    );
+    let ephemerals = h.first_ephemerals().await;
+    assert!(
+        ephemerals[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Fiat could not be reached")
+    );
+    // The claim is released: once Fiat answers, the same judgment can be made.
+    assert_eq!(h.store.judgment_outcome(&key()).unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fiat_unknown_user_is_refused_before_orca() {
+    let h = Harness::start(Options {
+        fiat: Some(std::sync::Arc::new(|_: &support::http::Recorded| {
+            support::http::Reply::status(
+                404,
+                r#"{"status":404,"error":"Not Found","message":"user not found"}"#,
+            )
+        })),
+        ..Options::default()
+    })
+    .await;
+    h.record_posted_message();
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    let outcome = h
+        .handler
+        .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::NotAuthorized);
+    assert!(h.orca.patches().is_empty());
+    let ephemerals = h.first_ephemerals().await;
+    assert!(
+        ephemerals[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("does not know the user jane@example.com")
+    );
+}

@@ -465,3 +465,44 @@ async fn a_token_without_the_email_scope_is_reported_and_the_clicker_told_why() 
     assert!(note.contains("add the `users:read.email` scope"), "{note}");
     assert!(reverb_patches(&h).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn buttons_stay_short_with_25_long_judgment_inputs() {
+    let h = Harness::start(Setup::interactive()).await;
+    let inputs: Vec<String> = (1..=25)
+        .map(|i| {
+            format!("option {i} ")
+                .repeat(200)
+                .chars()
+                .take(2_000)
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let id = h
+        .orca
+        .start_sample_pipeline_with(SamplePipeline::with_inputs(&refs))
+        .await;
+    let message = h
+        .wait_message(APPROVALS, "the judgment message with buttons", |m| {
+            !block_buttons(m).is_empty() && m.all_text().contains(&id)
+        })
+        .await;
+    let buttons = block_buttons(&message);
+    assert_eq!(buttons.len(), 25, "24 Approve buttons and Reject");
+    for button in &buttons {
+        let value = button["value"].as_str().expect("value");
+        assert!(value.len() < 200, "{} characters", value.len());
+    }
+    let last = buttons[23]["action_id"]
+        .as_str()
+        .expect("action id")
+        .to_owned();
+    send_click(&h, ClickRequest::new(APPROVALS, &message.ts, &last, JANE)).await;
+    let patch = eventually(WAIT, "Reverb's PATCH", || async {
+        reverb_patches(&h).into_iter().next()
+    })
+    .await;
+    assert_eq!(patch.body["judgmentStatus"], "continue");
+    assert_eq!(patch.body["judgmentInput"], inputs[23].as_str());
+}

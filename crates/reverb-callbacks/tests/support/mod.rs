@@ -305,6 +305,8 @@ fn slack_answer(users: &HashMap<String, UserAnswer>, r: &Recorded) -> Reply {
 
 pub struct Options {
     pub identity_fallback: IdentityFallback,
+    /// A fake Fiat answering every `GET /authorize/{user}` with this; `None`: Fiat off.
+    pub fiat: Option<http::Handler>,
     pub orca_retry_for: Duration,
     pub readback_timeout: Duration,
 }
@@ -313,6 +315,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             identity_fallback: IdentityFallback::None,
+            fiat: None,
             orca_retry_for: Duration::from_secs(5),
             readback_timeout: Duration::from_secs(3),
         }
@@ -320,6 +323,7 @@ impl Default for Options {
 }
 
 pub struct Harness {
+    pub fiat: Option<FakeServer>,
     pub orca: FakeOrca,
     pub slack: FakeSlack,
     pub keel: FakeServer,
@@ -423,6 +427,11 @@ impl Harness {
         );
         settings.identity.fallback = options.identity_fallback;
         settings.identity.lookup_budget = Duration::from_secs(2);
+        let fiat = match options.fiat {
+            Some(handler) => Some(FakeServer::start(handler).await),
+            None => None,
+        };
+        settings.fiat_base_url = fiat.as_ref().map(|f| f.url.clone());
         settings.service_base_url = Arc::new(move |id| (id == "keel").then(|| keel_url.clone()));
         settings.orca_retry_for = options.orca_retry_for;
         settings.readback_timeout = options.readback_timeout;
@@ -439,6 +448,7 @@ impl Harness {
         )
         .unwrap();
         Self {
+            fiat,
             orca,
             slack,
             keel,
