@@ -66,6 +66,12 @@ pub(crate) fn no_identity(why: &NoIdentity) -> String {
             Check that your Slack profile has an e-mail address and that the Spinnaker Slack app has the \
             `users:read.email` scope."
             .to_string(),
+        NoIdentity::LookupFailed(code) if code == "missing_scope" => format!(
+            "the Spinnaker Slack app may not look users up, so Spinnaker cannot tell who you are. \
+             Ask your Spinnaker operator to add the `{}` and `{}` scopes to the Slack app and reinstall it.",
+            crate::identity::USERS_SCOPE,
+            crate::identity::EMAIL_SCOPE
+        ),
         NoIdentity::LookupFailed(code) => {
             format!("looking you up in Slack failed (`{}`), so Spinnaker cannot tell who you are. Please try again.", escape(code))
         }

@@ -528,7 +528,7 @@ async fn without_fallback_a_missing_email_refuses_the_click() {
     };
     assert!(by_user("U0JANE0001").contains("Slack gives no e-mail address for you"));
     assert!(by_user("U0JANE0001").contains("users:read.email"));
-    assert!(by_user("U0BOB00001").contains("`missing_scope`"));
+    assert!(by_user("U0BOB00001").contains("add the `users:read` and `users:read.email` scopes"));
     assert_eq!(h.judgment_count("continue", "no_identity"), 2);
 }
 
