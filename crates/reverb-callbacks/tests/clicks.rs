@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use reverb_callbacks::{ClickOutcome, Decision, callback_service_id};
 use reverb_config::IdentityFallback;
-use reverb_model::judgment::{LEGACY_CALLBACK_ID, judgment_key};
+use reverb_model::judgment::{
+    ButtonRef, Decision as ButtonDecision, InputChoice, LEGACY_CALLBACK_ID, judgment_key,
+};
 use reverb_store::{JudgmentClaim, Store};
 use serde_json::{Value, json};
 
@@ -736,5 +738,85 @@ async fn fiat_unknown_user_is_refused_before_orca() {
             .as_str()
             .unwrap()
             .contains("does not know the user jane@example.com")
+    );
+}
+
+fn fixture_reference(application: &str, input: Option<(usize, &str)>) -> ButtonRef {
+    ButtonRef {
+        decision: ButtonDecision::Continue,
+        application: application.into(),
+        execution_id: EXECUTION_ID.into(),
+        stage_ref_id: "1".into(),
+        input: input.map(|(index, text)| InputChoice::new(index, text)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_button_naming_another_application_than_orcas_judges_nothing() {
+    let h = Harness::start(Options::default()).await;
+    h.record_posted_message();
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    let click = block_click_on("U0JANE0001", "jane", &fixture_reference("payments", None));
+    assert_eq!(h.handler.handle(click).await, ClickOutcome::Forged);
+    assert!(h.orca.patches().is_empty());
+    let ephemerals = h.first_ephemerals().await;
+    assert!(
+        ephemerals[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("does not match the execution")
+    );
+    assert_eq!(
+        h.store.judgment_outcome(&key()).unwrap(),
+        None,
+        "claim released"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_that_changed_since_the_message_was_posted_judges_nothing() {
+    let h = Harness::start(Options::default()).await;
+    h.record_posted_message();
+    h.slack
+        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+    // Position 1 of the fixture's inputs is "ship"; the button showed another text there.
+    let stale = fixture_reference("myapp", Some((1, "ship it all")));
+    let click = block_click_on("U0JANE0001", "jane", &stale);
+    assert_eq!(h.handler.handle(click).await, ClickOutcome::NotRunning);
+    assert!(h.orca.patches().is_empty());
+    let ephemerals = h.first_ephemerals().await;
+    assert!(
+        ephemerals[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("judgment options changed")
+    );
+    // The same position with the text Orca lists is recorded with that text.
+    let current = fixture_reference("myapp", Some((1, "ship")));
+    let click = block_click_on("U0JANE0001", "jane", &current);
+    assert_eq!(h.handler.handle(click).await, ClickOutcome::Recorded);
+    assert_eq!(h.orca.patches()[0].json()["judgmentInput"], "ship");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_username_fallback_judges_a_verified_user_without_an_email() {
+    let h = Harness::start(Options {
+        identity_fallback: IdentityFallback::Username,
+        ..Options::default()
+    })
+    .await;
+    h.record_posted_message();
+    h.slack.user_with_email("U0JANE0001", "jane", None);
+    let outcome = h
+        .handler
+        .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
+        .await;
+    assert_eq!(outcome, ClickOutcome::Recorded);
+    assert_eq!(h.orca.patches()[0].header("X-SPINNAKER-USER"), Some("jane"));
+    assert_eq!(
+        h.orca.patches()[0].header("X-SPINNAKER-ACCOUNTS"),
+        None,
+        "Fiat is off"
     );
 }

@@ -506,3 +506,23 @@ async fn buttons_stay_short_with_25_long_judgment_inputs() {
     assert_eq!(patch.body["judgmentStatus"], "continue");
     assert_eq!(patch.body["judgmentInput"], inputs[23].as_str());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_may_let_guests_and_external_users_judge() {
+    let h = Harness::start(setup(
+        "    allowGuests: true\n    allowExternalUsers: true\n",
+    ))
+    .await;
+    let first = start_pipeline(&h).await;
+    send_click(&h, approve(&first, "U0GUEST001")).await;
+    let second = start_pipeline(&h).await;
+    send_click(&h, approve(&second, "U0EXTERN01")).await;
+    let patches = eventually(WAIT, "two PATCHes", || async {
+        let p = reverb_patches(&h);
+        (p.len() == 2).then_some(p)
+    })
+    .await;
+    let mut users: Vec<String> = patches.iter().filter_map(|p| p.user.clone()).collect();
+    users.sort();
+    assert_eq!(users, ["extern@other.example", "guest@example.com"]);
+}

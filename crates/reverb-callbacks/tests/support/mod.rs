@@ -598,6 +598,19 @@ pub fn block_click(
     receive(&sign_payload(&payload))
 }
 
+/// A Block Kit click on a judgment button carrying `reference`, minted with the test key.
+pub fn block_click_on(user_id: &str, user_name: &str, reference: &ButtonRef) -> Interaction {
+    let mut payload: Value = serde_json::from_str(BLOCK_ACTIONS_FIXTURE).unwrap();
+    payload["user"]["id"] = json!(user_id);
+    payload["user"]["name"] = json!(user_name);
+    payload["actions"][0]["action_id"] = json!(match reference.decision {
+        ButtonDecision::Stop => ACTION_STOP,
+        ButtonDecision::Continue => ACTION_CONTINUE,
+    });
+    payload["actions"][0]["value"] = json!(reference.mint(&test_key()));
+    receive(&sign_payload(&payload))
+}
+
 /// Echo's legacy fixture: a Keel approval button.
 pub fn keel_click() -> Interaction {
     receive(&sign_payload(

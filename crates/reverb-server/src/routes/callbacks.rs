@@ -94,7 +94,7 @@ pub async fn slack_callback(
     let accepted = clicks.accept(request_key, interaction).await.map_err(|e| {
         outcome("store_error");
         tracing::error!(error = %e, "could not store a Slack click");
-        ApiError::unavailable("Reverb could not store the click; Slack may retry it")
+        ApiError::unavailable("Reverb could not store the click; nothing was done, click again")
     })?;
     let Some(click) = accepted else {
         outcome("replay");
