@@ -576,6 +576,7 @@ def test_prometheus_rule_alerts_use_contract_metrics_only():
         "ReverbSlackPermanentErrors",
         "ReverbCallbackVerificationFailures",
         "ReverbJudgmentErrors",
+        "ReverbForgedClicks",
     ):
         assert required in alerts
     for name, alert in alerts.items():
@@ -589,7 +590,8 @@ def test_prometheus_rule_alerts_use_contract_metrics_only():
         assert f'namespace="{NAMESPACE}"' in alert["expr"]
     assert "> 600" in alerts["ReverbOutboxStuck"]["expr"]
     assert 'outcome="permanent_error"' in alerts["ReverbSlackPermanentErrors"]["expr"]
-    assert 'outcome="orca_error"' in alerts["ReverbJudgmentErrors"]["expr"]
+    assert 'outcome=~"orca_error|fiat_error"' in alerts["ReverbJudgmentErrors"]["expr"]
+    assert 'outcome="forged"' in alerts["ReverbForgedClicks"]["expr"]
 
 
 def test_prometheus_rule_selector_and_extra_rules():

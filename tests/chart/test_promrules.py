@@ -109,6 +109,21 @@ CASES = {
         },
         alert("ReverbJudgmentErrors", "3m", {"severity": "warning", "decision": "continue"}),
     ),
+    "fiat errors on judgments fire too": case(
+        {f'reverb_judgments_total{{{NS},decision="stop",outcome="fiat_error"}}': "0 0 1 1"},
+        alert("ReverbJudgmentErrors", "3m", {"severity": "warning", "decision": "stop"}),
+    ),
+    "a forged click fires": case(
+        {
+            f'reverb_judgments_total{{{NS},decision="continue",outcome="forged"}}': "0 0 1 1",
+            f'reverb_judgments_total{{{NS},decision="continue",outcome="recorded"}}': "0 1 2 3",
+        },
+        alert("ReverbForgedClicks", "3m", {"severity": "warning"}),
+    ),
+    "recorded judgments alone stay quiet": case(
+        {f'reverb_judgments_total{{{NS},decision="continue",outcome="recorded"}}': "0 1 2 3"},
+        alert("ReverbForgedClicks", "3m"),
+    ),
     "down fires when this namespace has no build info": case(
         {'reverb_build_info{namespace="other",version="0.1.0"}': "1+0x10"},
         alert("ReverbDown", "4m"),
