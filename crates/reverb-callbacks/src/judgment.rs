@@ -1,13 +1,17 @@
 //! Recording a manual judgment in Orca from a click, exactly once.
 //!
-//! 1. Who clicked: the Slack profile e-mail (see `identity`).
-//! 2. Claim the judgment in the store; only the claim holder talks to Orca, so concurrent and
+//! 1. What is judged: only a button on the message Reverb posted for that judgment
+//!    (docs/security.md, "Bound to Reverb's message").
+//! 2. Who clicked: a verified person of the bot's workspace (see `identity`), then what Fiat
+//!    lets them do (docs/security.md, "Fiat").
+//! 3. Claim the judgment in the store; only the claim holder talks to Orca, so concurrent and
 //!    repeated clicks produce one PATCH.
-//! 3. Read the execution; judge only a RUNNING manual-judgment stage with no `judgmentStatus`
-//!    (Orca checks none of this itself, orca-gate.md §3.3).
-//! 4. PATCH as Deck does, then read the stage back: Orca answers an empty 200 on internal failure
-//!    and silently reverts judgments by users without a required role (orca-gate.md §5).
-//! 5. Decided: record the outcome and replace every posted copy of the message.
+//! 4. Read the execution; judge only a RUNNING manual-judgment stage with no `judgmentStatus`
+//!    (Orca checks none of this itself).
+//! 5. PATCH as Deck does, then read the stage back: Orca answers an empty 200 on internal failure
+//!    and silently reverts judgments by users without a required role (docs/security.md, "Orca
+//!    has the last word").
+//! 6. Decided: record the outcome and replace every posted copy of the message.
 
 use reverb_model::{OutboundMessage, SlackClientKind, Stage};
 use reverb_store::JudgmentClaim;
@@ -584,7 +588,8 @@ fn last_modified_by(stage: &Stage) -> Option<String> {
         .map(str::to_string)
 }
 
-/// `requiredJudgmentRoles` if non-empty, else `selectedStageRoles` (orca-gate.md §5).
+/// `requiredJudgmentRoles` if non-empty, else `selectedStageRoles`, as Orca reads them
+/// (docs/security.md, "Fiat").
 fn required_roles(stage: &Stage) -> Vec<String> {
     let read = |key: &str| -> Vec<String> {
         stage

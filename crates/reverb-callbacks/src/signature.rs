@@ -3,7 +3,7 @@
 //!
 //! Behind Gate the body is not the one Slack signed: Gate (Spring) rebuilds a form body from the
 //! parsed parameters with Java's `URLEncoder`, which leaves `*` literal where Slack sent `%2A`
-//! (orca-gate.md §4.1). Echo therefore hashes the body with every `*` turned back into `%2A`.
+//! (docs/security.md, "Slack's signature"). Echo therefore hashes the body with every `*` turned back into `%2A`.
 //! Reverb checks the raw bytes first (right when Slack reaches it directly or through a byte-exact
 //! proxy) and Echo's variant second (right behind Gate).
 
