@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make bench: Reverb's four benchmarks with fixed parameters (about 3 minutes on 2 cores, after the build).
+# make bench: Reverb's five benchmarks with fixed parameters (about 3 minutes on 2 cores, after the build).
 # Needs the release binaries (`cargo build --release --workspace --bins`; `make bench` builds them).
+# Arguments, when given, pick benchmarks by name: `scripts/bench.sh slow-clients footprint`.
 # Every load goes to 127.0.0.1. Results: a table per benchmark on stdout, JSON in bench-results/,
 # and a summary of every target at the end. See docs/benchmarks.md.
 #
@@ -25,7 +26,11 @@ rm -f "$out"/*.json
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 started=$(date +%s)
 failed=()
+selected=("$@")
 run() {
+    if (( ${#selected[@]} > 0 )) && [[ ! " ${selected[*]} " == *" $1 "* ]]; then
+        return
+    fi
     echo
     echo "== reverb-bench $*"
     if ! "$bench" --out-dir "$out" "$@"; then
@@ -38,6 +43,7 @@ run outbox-makespan --messages 600 --channels 20 --rate 1 --burst 3 --hot 60 \
 run events --rate 1000 --fixed-secs 10 --fixed-connections 64 --max-secs 5 --connections 32 --warmup-secs 1
 run callback-ack --clicks 200 --rounds 3 --orca-delay-ms 2000
 run footprint --starts 10 --idle-secs 3 --notifications 10000 --channels 20 --connections 4
+run slow-clients --connections 50 --body-bytes 16777216 --body-timeout-secs 10 --health-rate 100 --event-rate 50
 
 echo
 "$bench" --out-dir "$out" summary

@@ -38,6 +38,9 @@ enum Command {
     CallbackAck(scenarios::callback::CallbackArgs),
     /// Idle and loaded resident memory, and start-to-healthy time.
     Footprint(scenarios::footprint::FootprintArgs),
+    /// Memory, `/health` latency and cut-off times while many clients send maximum-size
+    /// bodies slowly.
+    SlowClients(scenarios::slow_clients::SlowClientsArgs),
     /// The ceiling for `events`: actix-web answering POST / with 200 after reading the body.
     CeilingServer {
         #[arg(long)]
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
             Command::Events(args) => scenarios::events::run(args, &out).await,
             Command::CallbackAck(args) => scenarios::callback::run(args, &out).await,
             Command::Footprint(args) => scenarios::footprint::run(args, &out).await,
+            Command::SlowClients(args) => scenarios::slow_clients::run(args, &out).await,
             Command::CeilingServer { .. } | Command::Summary => Ok(()),
         }
     }))

@@ -14,7 +14,7 @@ use reverb_model::judgment::{
 use reverb_store::{JudgmentClaim, Store};
 use serde_json::{Value, json};
 
-use support::http::eventually;
+use support::http::{Recorded, Reply, eventually};
 use support::*;
 
 fn key() -> String {
@@ -676,9 +676,7 @@ async fn keel_callback_is_retried_while_keel_is_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fiat_down_means_no_judgment_and_the_clicker_is_told() {
     let h = Harness::start(Options {
-        fiat: Some(std::sync::Arc::new(|_: &support::http::Recorded| {
-            support::http::Reply::status(503, "")
-        })),
+        fiat: Some(std::sync::Arc::new(|_: &Recorded| Reply::status(503, ""))),
         orca_retry_for: Duration::from_secs(1),
         ..Options::default()
     })
@@ -714,8 +712,8 @@ async fn fiat_down_means_no_judgment_and_the_clicker_is_told() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fiat_unknown_user_is_refused_before_orca() {
     let h = Harness::start(Options {
-        fiat: Some(std::sync::Arc::new(|_: &support::http::Recorded| {
-            support::http::Reply::status(
+        fiat: Some(std::sync::Arc::new(|_: &Recorded| {
+            Reply::status(
                 404,
                 r#"{"status":404,"error":"Not Found","message":"user not found"}"#,
             )

@@ -1,7 +1,6 @@
 //! Building and running the server: open the store, start delivery, bind, serve, and on
 //! SIGTERM/SIGINT stop accepting, finish in-flight requests, and flush the store.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +19,7 @@ use reverb_slack::{
 use reverb_store::{SqliteStore, Store, StoreError};
 use reverb_templates::{MessageStyle, TemplateEngine, TemplateError, TemplateOptions};
 
+use crate::http::body::{BodyLimits, close_after_unread_body};
 use crate::http::errors::{ApiError, jsonify_errors};
 use crate::http::metrics::{HttpMetrics, record};
 use crate::routes;
@@ -55,7 +55,8 @@ impl BuildError {
     /// Failures an operator fixes in configuration (exit code 2).
     pub fn is_configuration(&self) -> bool {
         match self {
-            Self::Bind { .. } | Self::Templates(_) => true,
+            // Another Reverb serves the same store: fix `reverb.store.path` or stop that one.
+            Self::Bind { .. } | Self::Templates(_) | Self::Store(StoreError::InUse { .. }) => true,
             Self::Echo(e) => e.is_configuration(),
             _ => false,
         }
@@ -69,7 +70,11 @@ pub struct Application {
     delivery: Option<DeliveryEngine>,
     echo: Option<crate::echo::EchoPassthrough>,
     store: Arc<SqliteStore>,
+    store_probe: tokio::task::JoinHandle<()>,
 }
+
+/// How long a closing connection may take to shut down cleanly before it is dropped.
+const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Echo's CORS headers, on every response (echo.md §1.8).
 fn cors_headers() -> DefaultHeaders {
@@ -128,6 +133,7 @@ fn delivery_settings(settings: &Settings) -> DeliverySettings {
         max_age: d.max_age,
         initial_backoff: d.initial_backoff,
         max_backoff: d.max_backoff,
+        max_retry_after: d.max_retry_after,
         response_url_base: settings.reverb.response_url_base.clone(),
     }
 }
@@ -228,7 +234,10 @@ impl Application {
         // Template overrides are checked before anything else starts: a broken one is a
         // start-up error naming the file and line, never a failure at send time.
         let templates = Arc::new(load_templates(&settings)?);
-        let store = Arc::new(SqliteStore::open(&settings.reverb.store_path)?);
+        // Only the serving process locks the store; `reverb outbox` opens it beside us.
+        let store = Arc::new(SqliteStore::open_for_serving(&settings.reverb.store_path)?);
+        let (store_health, store_probe) =
+            routes::health::StoreHealth::start(store.clone() as Arc<dyn Store>).await;
         let button_key = button_key(&store).await?;
         let registry = Registry::new();
         let http_metrics = HttpMetrics::register(&registry)?;
@@ -302,27 +311,32 @@ impl Application {
             registry,
             runtime: tokio::runtime::Handle::current(),
             echo: echo.clone(),
+            store_health,
         });
         let echo_data = echo.clone().map(web::Data::new);
         let http_metrics = web::Data::new(http_metrics);
 
         let address = format!("{}:{}", settings.server.address, settings.server.port);
-        let listener = TcpListener::bind(&address).map_err(|source| BuildError::Bind {
+        let server_settings = &settings.server;
+        let body_limits = web::Data::new(BodyLimits::new(
+            server_settings.max_buffered_body_bytes,
+            server_settings.max_request_body_bytes,
+            server_settings.body_timeout,
+        ));
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(server_settings.max_connections.max(1));
+        let bind_error = |source| BuildError::Bind {
             address: address.clone(),
             source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| BuildError::Bind {
-                address: address.clone(),
-                source,
-            })?
-            .port();
+        };
 
         let server = HttpServer::new(move || {
             let app = App::new()
                 .app_data(state.clone())
                 .app_data(http_metrics.clone())
+                .app_data(body_limits.clone())
+                .wrap(from_fn(close_after_unread_body))
                 .wrap(from_fn(record))
                 .wrap(ErrorHandlers::new().default_handler(jsonify_errors))
                 .wrap(cors_headers())
@@ -350,13 +364,25 @@ impl Application {
                 None => app.default_service(web::to(fallback)),
             }
         })
-        .listen(listener)
-        .map_err(|source| BuildError::Bind {
-            address: address.clone(),
-            source,
-        })?
-        .shutdown_timeout(30)
-        .run();
+        // Bounded time and connections per client (docs/configuration.md, "Reverb's own keys"):
+        // the request head within the header timeout, nothing idle beyond the idle timeout, and
+        // `maxConnections` shared out over the workers (each worker stops accepting at its
+        // share; further clients wait in the listen backlog).
+        .workers(workers)
+        .client_request_timeout(server_settings.header_timeout)
+        .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+        .keep_alive(server_settings.idle_timeout)
+        .max_connections((server_settings.max_connections / workers).max(1))
+        .backlog(u32::try_from(server_settings.max_connections).unwrap_or(u32::MAX))
+        .bind(&address)
+        .map_err(bind_error)?
+        .shutdown_timeout(30);
+        let port = server
+            .addrs()
+            .first()
+            .map(std::net::SocketAddr::port)
+            .unwrap_or(server_settings.port);
+        let server = server.run();
 
         tracing::info!(%address, port, "Reverb listening");
         Ok(Self {
@@ -365,6 +391,7 @@ impl Application {
             delivery,
             echo,
             store,
+            store_probe,
         })
     }
 
@@ -377,6 +404,7 @@ impl Application {
     /// deliveries in flight finish and checkpoint the store.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.store_probe.abort();
         if let Some(engine) = &self.delivery {
             engine.shutdown(Duration::from_secs(10)).await;
         }

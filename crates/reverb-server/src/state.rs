@@ -29,6 +29,8 @@ pub struct AppState {
     pub runtime: tokio::runtime::Handle,
     /// The Echo behind Reverb (`reverb.echo.baseUrl`), when there is one.
     pub echo: Option<crate::echo::EchoPassthrough>,
+    /// Whether the store takes writes, probed in the background for `/health`.
+    pub store_health: Arc<crate::routes::health::StoreHealth>,
 }
 
 impl AppState {

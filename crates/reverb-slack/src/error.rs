@@ -6,7 +6,8 @@ use std::time::Duration;
 /// What to do about a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
-    /// HTTP 429: wait exactly what Slack asked, then retry.
+    /// HTTP 429: wait what Slack asked (the engine obeys at most `reverb.delivery.maxRetryAfter`),
+    /// then retry.
     RateLimited { retry_after: Duration },
     /// Slack or the network had a bad moment: retry with backoff.
     Retryable,
@@ -99,7 +100,8 @@ impl SlackError {
     }
 }
 
-/// Slack's documented error codes, sorted into retry and give-up (slack-and-peers.md §A1).
+/// Slack's documented error codes, sorted into retry and give-up (docs/architecture.md,
+/// "Durability").
 pub fn classify_code(code: &str) -> ErrorClass {
     match code {
         "ratelimited" | "rate_limited" => ErrorClass::RateLimited {

@@ -9,6 +9,7 @@ mod engine;
 mod error;
 mod metrics;
 mod pacing;
+mod response_url;
 
 pub use client::{PostedMessage, SlackClient, SlackClientConfig, SlackUser, TokenIdentity};
 pub use engine::{DeliveryEngine, DeliverySettings, EnqueueError, SlackClients};

@@ -1,6 +1,8 @@
 //! Delivery metrics, registered in the server's Prometheus registry.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 
 #[derive(Clone)]
 pub struct DeliveryMetrics {
@@ -14,6 +16,12 @@ pub struct DeliveryMetrics {
     pub pending: IntGauge,
     pub oldest_age: IntGauge,
     pub dead_letters: IntGauge,
+    /// `response_url` replies dropped because Slack no longer accepts the URL (30 minutes).
+    pub response_url_expired: IntCounter,
+    /// Store calls of the delivery path that failed (each is retried, none loses a message).
+    pub store_errors: IntCounterVec,
+    /// Lane tasks that ended in a panic (the lane is freed and restarted).
+    pub lane_panics: IntCounter,
 }
 
 impl DeliveryMetrics {
@@ -24,6 +32,11 @@ impl DeliveryMetrics {
                 registry.register(Box::new(c.clone()))?;
                 Ok(c)
             };
+        let plain_counter = |name: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
         let gauge = |name: &str, help: &str| -> Result<IntGauge, prometheus::Error> {
             let g = IntGauge::new(name, help)?;
             registry.register(Box::new(g.clone()))?;
@@ -83,6 +96,19 @@ impl DeliveryMetrics {
             dead_letters: gauge(
                 "reverb_outbox_dead_letters",
                 "Dead letters kept in the outbox.",
+            )?,
+            response_url_expired: plain_counter(
+                "reverb_response_url_expired_total",
+                "response_url replies dropped because the URL had expired (Slack accepts one for 30 minutes).",
+            )?,
+            store_errors: counter(
+                "reverb_delivery_store_errors_total",
+                "Store calls of the delivery engine that failed and were retried, by operation.",
+                &["op"],
+            )?,
+            lane_panics: plain_counter(
+                "reverb_delivery_lane_panics_total",
+                "Delivery lane tasks that panicked; the lane is freed and restarted.",
             )?,
         })
     }

@@ -44,7 +44,8 @@ impl TokenBucket {
         let token_wait = if self.tokens >= 1.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64((1.0 - self.tokens) / self.rate)
+            // A tiny configured rate makes this enormous; never a panic, only a long wait.
+            Duration::try_from_secs_f64((1.0 - self.tokens) / self.rate).unwrap_or(LONGEST_WAIT)
         };
         token_wait.max(self.blocked_wait(now))
     }
@@ -65,14 +66,29 @@ impl TokenBucket {
     }
 
     /// Slack said 429: send nothing until `retry_after` has passed, then start from empty.
+    ///
+    /// The engine clamps `retry_after` to `reverb.delivery.maxRetryAfter` first; whatever
+    /// arrives here, the arithmetic cannot overflow.
     pub fn block_for(&mut self, retry_after: Duration, now: Instant) {
-        let until = now + retry_after;
+        let until = later_by(now, retry_after.min(LONGEST_WAIT));
         self.blocked_until = Some(self.blocked_until.map_or(until, |u| u.max(until)));
         self.refill(now);
         self.tokens = self.tokens.min(0.0);
         // Tokens resume accruing only once the block ends.
         self.updated = until;
     }
+}
+
+/// No wait computed here is longer than this, whatever the inputs (a day: far beyond any
+/// `reverb.delivery.maxRetryAfter` an operator would set, short enough to add to any `Instant`).
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// `start + by`, or the latest representable moment short of that (never a panic).
+fn later_by(start: Instant, by: Duration) -> Instant {
+    start
+        .checked_add(by)
+        .or_else(|| start.checked_add(LONGEST_WAIT))
+        .unwrap_or(start)
 }
 
 #[cfg(test)]
@@ -118,5 +134,36 @@ mod tests {
         assert_eq!(b.wait_time(t0), Duration::ZERO);
         b.block_for(Duration::from_secs(2), t0);
         assert_eq!(b.wait_time(t0), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_hostile_retry_after_neither_panics_nor_blocks_beyond_a_day() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(1.0, 3, t0);
+        b.block_for(Duration::from_secs(u64::MAX), t0);
+        let wait = b.wait_time(t0);
+        assert!(wait > Duration::from_secs(3600), "{wait:?}");
+        assert!(wait <= LONGEST_WAIT + Duration::from_secs(1), "{wait:?}");
+        // Still usable once the (bounded) block is over.
+        let after = t0 + LONGEST_WAIT + Duration::from_secs(2);
+        assert_eq!(b.wait_time(after), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_vanishing_rate_waits_long_but_does_not_panic() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(1e-300, 1, t0);
+        b.consume(t0);
+        assert_eq!(b.wait_time(t0), LONGEST_WAIT);
+    }
+
+    #[test]
+    fn later_by_saturates() {
+        let t0 = Instant::now();
+        assert_eq!(
+            later_by(t0, Duration::from_secs(5)),
+            t0 + Duration::from_secs(5)
+        );
+        assert_eq!(later_by(t0, Duration::MAX), t0 + LONGEST_WAIT);
     }
 }

@@ -119,4 +119,8 @@ pub trait Store: Send + Sync + 'static {
     fn pending_forwards(&self, limit: usize) -> Result<Vec<(i64, ForwardedRequest)>, StoreError>;
     fn complete_forward(&self, id: i64) -> Result<(), StoreError>;
     fn forward_backlog(&self) -> Result<u64, StoreError>;
+
+    /// A tiny write (one row, rewritten each time) that proves the store still takes writes;
+    /// `/health` calls it in the background. It waits for a busy database only briefly.
+    fn heartbeat(&self, now_ms: i64) -> Result<(), StoreError>;
 }

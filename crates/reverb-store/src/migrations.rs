@@ -60,4 +60,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
             received_ms INTEGER NOT NULL
         );",
     ),
+    (
+        4,
+        "CREATE TABLE heartbeat (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            beat_ms INTEGER NOT NULL
+        );",
+    ),
 ];

@@ -1,7 +1,10 @@
 //! The SQLite implementation of [`Store`]: one file, WAL journal, one writer.
 
-use std::path::Path;
+use std::fs::File;
+use std::io::{Read as _, Seek as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -13,41 +16,63 @@ use crate::types::{
 };
 use reverb_model::OutboundMessage;
 
+/// How long a statement waits for another connection's write lock (`reverb outbox retry` is
+/// a short-lived writer beside the server).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The heartbeat waits less: a store that stays locked this long is reported as unwritable.
+const HEARTBEAT_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A SQLite-backed store. `synchronous=NORMAL` in WAL mode keeps every committed row through a
 /// process crash (`kill -9`); only a power loss can drop the last transactions.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// The serving lock (see [`SqliteStore::open_for_serving`]), released when the store is
+    /// dropped or the process ends.
+    _serving_lock: Option<File>,
 }
 
 impl SqliteStore {
-    /// Open (creating the file and its folder when missing) and migrate.
+    /// Open (creating the file and its folder when missing) and migrate. Takes no serving lock:
+    /// this is how `reverb outbox` reads and edits the store of a running Reverb, through
+    /// SQLite's own locking.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-        }
-        let conn = Connection::open(path).map_err(|e| StoreError::Open {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        Self::init(conn)
+        prepare_folder(path)?;
+        create_private(path)?;
+        Self::init(connect(path)?, None)
+    }
+
+    /// Open for serving: as [`SqliteStore::open`], after taking an exclusive lock on the lock
+    /// file beside the database ([`SqliteStore::lock_path`]) and writing this process's pid
+    /// into it. A second server on the same store gets [`StoreError::InUse`], naming the
+    /// holder, instead of delivering every message a second time.
+    pub fn open_for_serving(path: &Path) -> Result<Self, StoreError> {
+        prepare_folder(path)?;
+        let lock = take_serving_lock(path)?;
+        create_private(path)?;
+        Self::init(connect(path)?, Some(lock))
+    }
+
+    /// `<database>.lock`, beside the database.
+    pub fn lock_path(path: &Path) -> PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
     }
 
     /// A private in-memory store, for tests.
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory()?, None)
     }
 
-    fn init(mut conn: Connection) -> Result<Self, StoreError> {
+    fn init(mut conn: Connection, serving_lock: Option<File>) -> Result<Self, StoreError> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            _serving_lock: serving_lock,
         })
     }
 
@@ -73,6 +98,77 @@ impl SqliteStore {
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         self.with(|c| current_version(c))
     }
+}
+
+fn open_error(path: &Path, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Open {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    Connection::open(path).map_err(|e| open_error(path, e))
+}
+
+/// The database's folder, created when missing; a folder Reverb creates is private (0700).
+fn prepare_folder(path: &Path) -> Result<(), StoreError> {
+    let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(parent).map_err(|e| open_error(path, e))
+}
+
+/// Open (creating when missing) a file readable and writable by its owner only (0600).
+/// The database holds message bodies and identities; SQLite gives its `-wal` and `-shm` files
+/// the database file's mode, so creating the database this way before SQLite does covers them.
+fn open_private(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    open_private(path)
+        .map(drop)
+        .map_err(|e| open_error(path, e))
+}
+
+/// Lock `<database>.lock` exclusively (released by the OS when the process ends, whatever the
+/// way) and write our pid into it for whoever finds it taken.
+fn take_serving_lock(path: &Path) -> Result<File, StoreError> {
+    let lock_path = SqliteStore::lock_path(path);
+    let lock_error = |e: std::io::Error| open_error(&lock_path, e);
+    let mut file = open_private(&lock_path).map_err(lock_error)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Err(StoreError::InUse {
+                path: path.display().to_string(),
+                lock: lock_path.display().to_string(),
+                holder: if holder.is_empty() {
+                    "unknown".to_owned()
+                } else {
+                    holder.to_owned()
+                },
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(lock_error(e)),
+    }
+    file.set_len(0).map_err(lock_error)?;
+    file.rewind().map_err(lock_error)?;
+    writeln!(file, "{}", std::process::id()).map_err(lock_error)?;
+    file.flush().map_err(lock_error)?;
+    Ok(file)
 }
 
 fn current_version(conn: &Connection) -> Result<i64, StoreError> {
@@ -609,6 +705,20 @@ impl Store for SqliteStore {
             Ok(n.max(0) as u64)
         })
     }
+
+    fn heartbeat(&self, now_ms: i64) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.busy_timeout(HEARTBEAT_BUSY_TIMEOUT)?;
+            let written = c.execute(
+                "INSERT INTO heartbeat (id, beat_ms) VALUES (1, ?1)
+                 ON CONFLICT(id) DO UPDATE SET beat_ms = excluded.beat_ms",
+                [now_ms],
+            );
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            written?;
+            Ok(())
+        })
+    }
 }
 
 fn upsert_ref(conn: &Connection, key: &str, r: &MessageRef, now_ms: i64) -> Result<(), StoreError> {
@@ -669,7 +779,7 @@ mod tests {
             .unwrap();
         assert_eq!(store.pending().unwrap().len(), 2);
         assert_eq!(store.message_ref("k1").unwrap(), Some(r));
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(store.schema_version().unwrap(), 4);
     }
 
     #[test]
@@ -882,6 +992,81 @@ mod tests {
         assert_eq!(pending[1].1.body, vec![0, 159, 146, 150]);
         store.complete_forward(pending[0].0).unwrap();
         assert_eq!(store.forward_backlog().unwrap(), 1);
+    }
+
+    #[test]
+    fn one_server_per_store_while_outbox_commands_still_open_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reverb.db");
+        let serving = SqliteStore::open_for_serving(&path).unwrap();
+        let lock = SqliteStore::lock_path(&path);
+        assert_eq!(lock, dir.path().join("reverb.db.lock"));
+        assert_eq!(
+            std::fs::read_to_string(&lock).unwrap().trim(),
+            std::process::id().to_string()
+        );
+        match SqliteStore::open_for_serving(&path) {
+            Err(StoreError::InUse { holder, lock, .. }) => {
+                assert_eq!(holder, std::process::id().to_string());
+                assert!(lock.ends_with("reverb.db.lock"), "{lock}");
+            }
+            Err(e) => panic!("expected InUse, got {e}"),
+            Ok(_) => panic!("a second server opened a store in use"),
+        }
+        // `reverb outbox` beside the server: reads and writes through SQLite's locking.
+        let reader = SqliteStore::open(&path).unwrap();
+        reader.enqueue(&[msg("#a", "x")], 1).unwrap();
+        assert_eq!(serving.pending().unwrap().len(), 1);
+        drop(reader);
+        drop(serving);
+        // The lock goes with the store; a later server takes it over.
+        assert!(SqliteStore::open_for_serving(&path).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn store_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("made/by/reverb/reverb.db");
+        let store = SqliteStore::open_for_serving(&path).unwrap();
+        store.heartbeat(1).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let with = |suffix: &str| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        for file in ["", "-wal", "-shm", ".lock"] {
+            assert_eq!(mode(&with(file)), 0o600, "reverb.db{file}");
+        }
+        for folder in ["made", "made/by", "made/by/reverb"] {
+            assert_eq!(mode(&dir.path().join(folder)), 0o700, "{folder}");
+        }
+    }
+
+    #[test]
+    fn heartbeat_fails_while_another_connection_holds_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reverb.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.heartbeat(1).unwrap();
+        store.heartbeat(2).unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let started = std::time::Instant::now();
+        let err = store.heartbeat(3).unwrap_err();
+        assert!(err.to_string().contains("locked"), "{err}");
+        assert!(
+            started.elapsed() < BUSY_TIMEOUT,
+            "the heartbeat waits briefly"
+        );
+        other.execute_batch("ROLLBACK").unwrap();
+        store.heartbeat(4).unwrap();
+        let beat: i64 = other
+            .query_row("SELECT beat_ms FROM heartbeat", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(beat, 4);
     }
 
     #[test]

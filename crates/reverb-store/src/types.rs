@@ -17,6 +17,16 @@ pub enum StoreError {
     Open { path: String, reason: String },
     #[error("the store's schema version {found} is newer than this binary knows ({known})")]
     SchemaTooNew { found: i64, known: i64 },
+    /// Another process serves this store (it holds the lock file beside the database).
+    #[error(
+        "the store {path} is in use by another Reverb (pid {holder}, lock file {lock}); only one process may serve a store"
+    )]
+    InUse {
+        path: String,
+        lock: String,
+        /// The holder's pid as it wrote it into the lock file, or `unknown`.
+        holder: String,
+    },
 }
 
 /// A message as the outbox holds it.

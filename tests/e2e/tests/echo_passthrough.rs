@@ -497,8 +497,8 @@ async fn health_shows_echo_but_stays_up_without_it() {
     .await;
     assert_eq!(code, 200);
     assert_eq!(body["status"], "UP");
-    assert_eq!(body["details"]["echo"]["reachable"], true);
-    assert_eq!(body["details"]["echo"]["baseUrl"], echo.base_url());
+    // A status word only: where Echo lives stays out of public answers.
+    assert!(body["details"]["echo"].get("baseUrl").is_none(), "{body}");
 
     echo.stop().await;
     let (code, body) = eventually(WAIT, "Echo unreachable in /health", || async {
@@ -509,5 +509,5 @@ async fn health_shows_echo_but_stays_up_without_it() {
     .await;
     assert_eq!(code, 200, "Reverb's health never depends on Echo's");
     assert_eq!(body["status"], "UP");
-    assert_eq!(body["details"]["echo"]["reachable"], false);
+    assert!(body["details"]["echo"].get("error").is_none(), "{body}");
 }

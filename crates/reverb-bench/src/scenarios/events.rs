@@ -41,7 +41,7 @@ pub struct EventsArgs {
 
 /// The fixture as Orca sends it (its application notification matches `pipeline.complete`),
 /// or with the execution's `notifications` removed so nothing matches.
-fn event_body(matching: bool) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn event_body(matching: bool) -> anyhow::Result<Vec<u8>> {
     let mut event: Value = serde_json::from_str(PIPELINE_COMPLETE)?;
     if !matching
         && let Some(execution) = event

@@ -5,3 +5,4 @@ mod common;
 pub mod events;
 pub mod footprint;
 pub mod makespan;
+pub mod slow_clients;

@@ -13,6 +13,9 @@ use crate::error::SandboxError;
 use crate::ids::{format_ts, now_micros, now_secs, random_hex};
 use crate::signing::{sign, slack_form_encode, slack_json};
 
+/// Where Slack's `response_url`s point.
+const RESPONSE_URL_ORIGIN: &str = "https://hooks.slack.com";
+
 const SLACK_USER_AGENT: &str = "Slackbot 1.0 (+https://api.slack.com/robots)";
 
 /// A click to simulate. `action` names the element: a Block Kit `action_id`, else a button's
@@ -547,7 +550,9 @@ pub(crate) fn build(
 
     let micros = now_micros();
     let key = format!("{TEAM_ID}/{micros}/{}", random_hex(12));
-    let response_url = format!("{}/actions/{key}", state.base_url());
+    // Written as Slack writes it (an https URL on hooks.slack.com); a client reaches this fake
+    // by putting the path on the fake's base, as Reverb does with `reverb.slack.responseUrlBase`.
+    let response_url = format!("{RESPONSE_URL_ORIGIN}/actions/{key}");
     let action_ts = format_ts(micros);
     let trigger_id = format!(
         "{}.{}.{}",

@@ -148,6 +148,15 @@ impl FakeSlack {
         self.server.addr()
     }
 
+    /// Where this fake serves a `response_url` it handed out (those read
+    /// `https://hooks.slack.com/actions/…`, as Slack writes them): the same path on this fake.
+    pub fn local_url(&self, response_url: &str) -> String {
+        let path = response_url
+            .strip_prefix("https://hooks.slack.com")
+            .unwrap_or(response_url);
+        format!("{}{path}", self.state.base_url())
+    }
+
     /// `{base}/services`: Echo's `slack.baseUrl` for incoming-webhook mode (with [`WEBHOOK_TOKEN`]).
     pub fn webhook_base_url(&self) -> String {
         format!("{}/services", self.state.base_url())

@@ -83,6 +83,8 @@ pub enum Failure {
     Http(u16),
     /// Answer HTTP 200 `{"ok":false,"error":<code>}` (plain text for webhooks and response_url).
     SlackError(Cow<'static, str>),
+    /// Answer HTTP 429 with this `Retry-After` (whole seconds, sent as given, however large).
+    RetryAfter(u64),
     /// Do the work, then hold the answer back this long (the message IS posted, as when a real
     /// client times out on a request Slack already handled).
     Delay(Duration),

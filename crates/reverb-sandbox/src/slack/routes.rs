@@ -85,6 +85,7 @@ async fn serve(
     });
     let (reply, delay) = match fault {
         Some(Failure::Http(status)) => (Reply::http_failure(status), None),
+        Some(Failure::RetryAfter(secs)) => (Reply::rate_limited(secs), None),
         Some(Failure::SlackError(code)) => (endpoint.slack_error(&code), None),
         Some(Failure::Delay(delay)) => (endpoint.work(state, &incoming), Some(delay)),
         None => (endpoint.work(state, &incoming), None),

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::{Inner, error_chain, headers::FORWARDED_HEADER};
-use crate::http::errors::rfc3339_now;
 
 /// What the last check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,59 +35,37 @@ impl EchoStatus {
 #[derive(Debug, Clone)]
 struct Check {
     status: EchoStatus,
-    http_status: Option<u16>,
-    error: Option<String>,
-    checked_at: Option<String>,
+    /// Why Echo is not UP, for the log only: public answers show the status word alone.
+    reason: Option<String>,
 }
 
 pub(crate) struct HealthCache {
-    shown_url: String,
-    last: RwLock<Check>,
+    last: RwLock<EchoStatus>,
 }
 
 impl HealthCache {
-    pub(crate) fn new(shown_url: String) -> Self {
+    pub(crate) fn new() -> Self {
         Self {
-            shown_url,
-            last: RwLock::new(Check {
-                status: EchoStatus::Unknown,
-                http_status: None,
-                error: None,
-                checked_at: None,
-            }),
+            last: RwLock::new(EchoStatus::Unknown),
         }
     }
 
-    fn record(&self, check: Check) -> EchoStatus {
+    fn record(&self, status: EchoStatus) -> EchoStatus {
         let mut last = self.last.write().unwrap_or_else(PoisonError::into_inner);
-        let before = last.status;
-        *last = check;
-        before
+        std::mem::replace(&mut *last, status)
     }
 
+    /// `/health`'s `details.echo`: a status word and how many events wait for Echo; never
+    /// where Echo is or what the connection said (docs/operations.md, "Health").
     pub(crate) fn detail(&self, forward_pending: i64) -> Value {
-        let last = self
-            .last
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
         json!({
-            "baseUrl": self.shown_url,
-            "status": last.status.as_str(),
-            "reachable": matches!(last.status, EchoStatus::Up | EchoStatus::Down),
-            "httpStatus": last.http_status,
-            "error": last.error,
-            "lastChecked": last.checked_at,
+            "status": self.status().as_str(),
             "forwardPending": forward_pending,
         })
     }
 
-    #[cfg(test)]
     pub(crate) fn status(&self) -> EchoStatus {
-        self.last
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .status
+        *self.last.read().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -96,15 +73,20 @@ pub(super) async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     loop {
         let check = probe(&inner).await;
         let up = check.status == EchoStatus::Up;
-        let before = inner.health.record(check);
+        let before = inner.health.record(check.status);
         inner.metrics.set_up(up);
         if up && before != EchoStatus::Up {
             if before != EchoStatus::Unknown {
                 tracing::info!(echo = %inner.target.shown(), "Echo answers UP again");
             }
             inner.echo_back.notify_waiters();
-        } else if !up && before == EchoStatus::Up {
-            tracing::warn!(echo = %inner.target.shown(), "Echo is not UP; events for it wait in the store");
+        } else if !up && before != check.status {
+            tracing::warn!(
+                echo = %inner.target.shown(),
+                status = check.status.as_str(),
+                reason = check.reason.as_deref().unwrap_or(""),
+                "Echo is not UP; events for it wait in the store"
+            );
         }
         let interval = if up {
             inner.timing.probe_interval_up
@@ -127,23 +109,19 @@ async fn probe(inner: &Inner) -> Check {
         .timeout(inner.timing.probe_timeout)
         .send()
         .await;
-    let checked_at = Some(rfc3339_now());
     match response {
         Ok(response) => {
             let code = response.status();
             let body = response.bytes().await.unwrap_or_default();
+            let status = status_from(code.is_success(), &body);
             Check {
-                status: status_from(code.is_success(), &body),
-                http_status: Some(code.as_u16()),
-                error: None,
-                checked_at,
+                status,
+                reason: (status != EchoStatus::Up).then(|| format!("Echo answered {code}")),
             }
         }
         Err(e) => Check {
             status: EchoStatus::Unreachable,
-            http_status: None,
-            error: Some(error_chain(&e.without_url())),
-            checked_at,
+            reason: Some(error_chain(&e.without_url())),
         },
     }
 }
@@ -182,12 +160,11 @@ mod tests {
     }
 
     #[test]
-    fn detail_before_any_check() {
-        let cache = HealthCache::new("http://echo:8089".into());
+    fn detail_is_a_status_word_and_a_count() {
+        let cache = HealthCache::new();
         let v = cache.detail(3);
-        assert_eq!(v["status"], "UNKNOWN");
-        assert_eq!(v["reachable"], false);
-        assert_eq!(v["forwardPending"], 3);
-        assert_eq!(v["baseUrl"], "http://echo:8089");
+        assert_eq!(v, json!({"status": "UNKNOWN", "forwardPending": 3}));
+        cache.record(EchoStatus::Unreachable);
+        assert_eq!(cache.detail(0)["status"], "UNREACHABLE");
     }
 }

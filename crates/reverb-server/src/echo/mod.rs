@@ -156,7 +156,7 @@ impl EchoPassthrough {
         timing: Timing,
     ) -> Self {
         let (stop, _) = watch::channel(false);
-        let health = HealthCache::new(target.shown().to_owned());
+        let health = HealthCache::new();
         Self {
             inner: Arc::new(Inner {
                 target,

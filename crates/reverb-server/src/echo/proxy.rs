@@ -7,25 +7,65 @@ use std::pin::pin;
 use actix_web::body::{BodyStream, SizedStream};
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use futures_util::future::{Either, select};
-use futures_util::{StreamExt, stream};
+use futures_util::stream;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use super::{EchoPassthrough, Inner, error_chain, headers, is_forwarded};
-use crate::http::errors::error_response;
+use crate::http::body::{BodyError, BodyLimits, Budget};
+use crate::http::errors::{ApiError, error_response};
 
 /// Paths Reverb answers itself whatever the method; they are never proxied (Slack's callbacks
 /// above all: they carry the button clicks Reverb acts on).
 const REVERB_OWNED: [&str; 3] = ["/notifications/callbacks", "/health", "/metrics"];
 
+/// `path` as it reads once decoded (see [`normalise_path`]).
 fn owned_by_reverb(path: &str) -> bool {
     REVERB_OWNED.iter().any(|owned| {
         path.strip_prefix(owned)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     })
+}
+
+/// A path with `.` or `..` among its segments, in some spelling.
+#[derive(Debug, PartialEq, Eq)]
+struct DotSegments;
+
+/// What a request path means to a server that decodes it: percent-decoded (again, while that
+/// changes it, so `%252e` counts too; `%2f` is a slash), backslashes read as slashes, `;params`
+/// dropped from each segment (as Tomcat does), empty segments dropped. A path with a `.` or
+/// `..` segment is refused whole: the HTTP client would resolve it before it reaches Echo, and
+/// `/x/../notifications/callbacks/slack` must never reach Echo as the callback route.
+fn normalise_path(raw: &str) -> Result<String, DotSegments> {
+    let mut decoded = raw.to_owned();
+    for _ in 0..4 {
+        let once = percent_encoding::percent_decode_str(&decoded)
+            .decode_utf8_lossy()
+            .into_owned();
+        if once == decoded {
+            break;
+        }
+        decoded = once;
+    }
+    let mut normalised = String::with_capacity(decoded.len() + 1);
+    for segment in decoded.split(['/', '\\']) {
+        let segment = segment.split(';').next().unwrap_or_default();
+        match segment {
+            "" => {}
+            "." | ".." => return Err(DotSegments),
+            segment => {
+                normalised.push('/');
+                normalised.push_str(segment);
+            }
+        }
+    }
+    if normalised.is_empty() {
+        normalised.push('/');
+    }
+    Ok(normalised)
 }
 
 /// Marks a response that is Echo's answer, relayed: error-rewriting middleware must leave it
@@ -49,7 +89,17 @@ pub async fn proxy_to_echo(
     if req.method() == Method::OPTIONS {
         return HttpResponse::Ok().finish();
     }
-    if owned_by_reverb(req.path()) {
+    let Ok(path) = normalise_path(req.path()) else {
+        tracing::warn!(path = req.path(), "refused a path with dot-segments");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "The path {} contains '.' or '..' segments (in some encoding); Reverb does not relay such paths",
+                req.path()
+            ),
+        );
+    };
+    if owned_by_reverb(&path) {
         return error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             &format!(
@@ -95,22 +145,17 @@ fn method_for_echo(req: &HttpRequest) -> Option<reqwest::Method> {
     reqwest::Method::from_bytes(req.method().as_str().as_bytes()).ok()
 }
 
-/// Echo did not answer: 504 on a timeout, else 502, in Spinnaker's error shape.
+/// Echo did not answer: 504 on a timeout, else 502, in Spinnaker's error shape. Where Echo is
+/// and what the connection said go to the log only; callers learn that Echo is unreachable.
 fn echo_failed(inner: &Inner, error: reqwest::Error) -> HttpResponse {
-    let status = if error.is_timeout() {
-        StatusCode::GATEWAY_TIMEOUT
+    let (status, message) = if error.is_timeout() {
+        (StatusCode::GATEWAY_TIMEOUT, "Echo did not answer in time")
     } else {
-        StatusCode::BAD_GATEWAY
+        (StatusCode::BAD_GATEWAY, "Echo is unreachable")
     };
     let reason = error_chain(&error.without_url());
     tracing::warn!(echo = %inner.target.shown(), %reason, "Echo did not answer a relayed request");
-    error_response(
-        status,
-        &format!(
-            "The Echo behind Reverb ({}) did not answer: {reason}",
-            inner.target.shown()
-        ),
-    )
+    error_response(status, message)
 }
 
 /// Echo's status and headers, ready for a body.
@@ -126,18 +171,9 @@ fn answer_head(response: &reqwest::Response) -> actix_web::HttpResponseBuilder {
     builder
 }
 
-#[derive(Debug)]
-enum BodyProblem {
-    TooLarge,
-    Unreadable(String),
-}
-
 /// Streams the caller's body to Echo and Echo's answer back; neither is held in memory whole.
-async fn relay_streamed(
-    inner: &Inner,
-    req: &HttpRequest,
-    mut payload: web::Payload,
-) -> HttpResponse {
+/// The body is read under the same deadline and buffered-bytes budget as Reverb's own routes.
+async fn relay_streamed(inner: &Inner, req: &HttpRequest, payload: web::Payload) -> HttpResponse {
     let Some(method) = method_for_echo(req) else {
         return error_response(StatusCode::METHOD_NOT_ALLOWED, "Unsupported HTTP method");
     };
@@ -160,56 +196,60 @@ async fn relay_streamed(
         .request(method, inner.target.url(path_and_query(req)))
         .headers(headers::for_echo(request_headers, true));
     // The caller's body reaches Echo through a channel: actix's payload lives on this worker
-    // thread, while the HTTP client wants a body it may move between threads.
-    let (body_tx, body_rx) = mpsc::channel::<Result<Bytes, io::Error>>(BODY_CHANNEL_DEPTH);
+    // thread, while the HTTP client wants a body it may move between threads. Each chunk
+    // carries its share of the budget until the client takes it.
+    let (body_tx, body_rx) =
+        mpsc::channel::<Result<(Bytes, Budget), io::Error>>(BODY_CHANNEL_DEPTH);
     if has_body {
         let chunks = stream::unfold(body_rx, |mut rx| async move {
-            rx.recv().await.map(|chunk| (chunk, rx))
+            let chunk = rx.recv().await?;
+            Some((chunk.map(|(bytes, _budget)| bytes), rx))
         });
         request = request.body(reqwest::Body::wrap_stream(chunks));
     } else {
         drop(body_rx);
     }
-    let pump = async move {
-        let mut total = 0usize;
-        while let Some(chunk) = payload.next().await {
-            let problem = match chunk {
-                Ok(chunk) => {
-                    total += chunk.len();
-                    if total > limit {
-                        BodyProblem::TooLarge
-                    } else if body_tx.send(Ok(chunk)).await.is_err() {
-                        // Echo stopped reading (it answered already); the rest is not needed.
-                        return Ok(());
-                    } else {
+    let declared = declared_length.and_then(|n| usize::try_from(n).ok());
+    let mut reader = BodyLimits::of(req).reader(payload, limit, declared);
+    let outcome = {
+        let reader = &mut reader;
+        // `Ok(true)`: the whole body went to Echo; `Ok(false)`: Echo stopped reading it.
+        let pump = async move {
+            loop {
+                let problem = match reader.next_chunk().await {
+                    Ok(None) => return Ok(true),
+                    Ok(Some(chunk)) => {
+                        if body_tx.send(Ok(chunk)).await.is_err() {
+                            // Echo answered already; the rest is not needed.
+                            return Ok(false);
+                        }
                         continue;
                     }
-                }
-                Err(e) => BodyProblem::Unreadable(e.to_string()),
-            };
-            let _ = body_tx
-                .send(Err(io::Error::other(
-                    "the caller's request body was cut off",
-                )))
-                .await;
-            return Err(problem);
+                    Err(problem) => problem,
+                };
+                let _ = body_tx
+                    .send(Err(io::Error::other(
+                        "the caller's request body was cut off",
+                    )))
+                    .await;
+                return Err(problem);
+            }
+        };
+        match select(pin!(pump), pin!(request.send())).await {
+            Either::Left((Ok(complete), send)) => Ok((send.await, complete)),
+            Either::Left((Err(problem), _)) => Err(problem),
+            // Echo answered before reading the whole body (an early error); that answer stands.
+            Either::Right((response, _)) => Ok((response, false)),
         }
-        Ok(())
     };
-    let send = request.send();
-    let response = match select(pin!(pump), pin!(send)).await {
-        Either::Left((Ok(()), send)) => send.await,
-        Either::Left((Err(problem), _)) => {
-            return match problem {
-                BodyProblem::TooLarge => body_too_large(limit),
-                BodyProblem::Unreadable(e) => error_response(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Could not read the request body: {e}"),
-                ),
-            };
+    // A body left unread (refused, or Echo answered early) closes the connection after the
+    // answer: see `close_after_unread_body`.
+    let response = match outcome {
+        Ok((response, _complete)) => response,
+        Err(problem) => {
+            tracing::info!(problem = ?problem, received = reader.received(), "request body for Echo refused");
+            return body_refused(problem);
         }
-        // Echo answered before reading the whole body (an early error); that answer stands.
-        Either::Right((response, _)) => response,
     };
     let response = match response {
         Ok(response) => response,
@@ -222,13 +262,12 @@ async fn relay_streamed(
     }
 }
 
+fn body_refused(problem: BodyError) -> HttpResponse {
+    ApiError::from(problem).error_response()
+}
+
 fn body_too_large(limit: usize) -> HttpResponse {
-    error_response(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &format!(
-            "Request body is larger than the limit of {limit} bytes (reverb.server.maxRequestBodySize)"
-        ),
-    )
+    body_refused(BodyError::TooLarge { limit })
 }
 
 /// Relays a request whose body was read already (`POST /notifications`): Echo's answer comes
@@ -339,6 +378,63 @@ mod tests {
             "/",
         ] {
             assert!(!owned_by_reverb(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn paths_are_read_as_a_server_would_read_them() {
+        for (raw, read) in [
+            ("/webhooks/git/github", "/webhooks/git/github"),
+            ("/", "/"),
+            ("//health", "/health"),
+            ("/health/", "/health"),
+            (
+                "/notifications%2fcallbacks/slack",
+                "/notifications/callbacks/slack",
+            ),
+            (
+                "/notifications%252Fcallbacks/slack",
+                "/notifications/callbacks/slack",
+            ),
+            (
+                "/notifications\\callbacks\\slack",
+                "/notifications/callbacks/slack",
+            ),
+            (
+                "/notifications;x=1/callbacks/slack",
+                "/notifications/callbacks/slack",
+            ),
+            ("/webhooks/a%20b", "/webhooks/a b"),
+            ("/webhooks/v1.2/..x", "/webhooks/v1.2/..x"),
+        ] {
+            assert_eq!(normalise_path(raw).as_deref(), Ok(read), "{raw}");
+        }
+        for path in [
+            "/notifications%2fcallbacks/slack",
+            "/notifications;jsessionid=1/callbacks/slack",
+            "/health/",
+        ] {
+            assert!(owned_by_reverb(&normalise_path(path).unwrap()), "{path}");
+        }
+    }
+
+    #[test]
+    fn dot_segments_in_any_spelling_are_refused() {
+        for raw in [
+            "/x/../notifications/callbacks/slack",
+            "/x/%2e%2e/notifications/callbacks/slack",
+            "/x/%2E%2e/health",
+            "/webhooks/../health",
+            "/%2e%2e/%2e%2e/etc/passwd",
+            "/x%2f..%2fhealth",
+            "/x\\..\\health",
+            "/x/%252e%252e/health",
+            "/x/.%2e/health",
+            "/x/..;/health",
+            "/./health",
+            "/webhooks/.",
+        ] {
+            assert_eq!(normalise_path(raw), Err(DotSegments), "{raw}");
         }
     }
 

@@ -408,6 +408,43 @@ async fn refuses_loops_keeps_reverb_paths_and_answers_preflights() {
 }
 
 #[actix_web::test]
+async fn dot_segments_never_reach_echo_and_reserved_paths_stay_reserved() {
+    let (echo, recorder, _store) = setup().await;
+    let app = proxy_app!(echo);
+    for (path, status) in [
+        (
+            "/x/../notifications/callbacks/slack",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/x/%2e%2e/notifications/callbacks/slack",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/webhooks/../health", StatusCode::BAD_REQUEST),
+        ("/%2e%2e/%2e%2e/etc/passwd", StatusCode::BAD_REQUEST),
+        (
+            "/notifications%2fcallbacks/slack",
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        ("//metrics", StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let req = TestRequest::post().uri(path).set_payload("{}").to_request();
+        let res = test::call_service(&app, req).await;
+        assert_eq!(res.status(), status, "{path}");
+        let body: Value = test::read_body_json(res).await;
+        assert_eq!(body["status"], status.as_u16(), "{path}: {body}");
+    }
+    assert!(recorder.requests().is_empty(), "none of these reach Echo");
+
+    let req = TestRequest::post()
+        .uri("/webhooks/git/github")
+        .set_payload("{}")
+        .to_request();
+    assert_eq!(test::call_service(&app, req).await.status(), StatusCode::OK);
+    assert_eq!(recorder.requests_to("/webhooks/git/github").len(), 1);
+}
+
+#[actix_web::test]
 async fn echo_down_gives_502_in_spinnaker_shape() {
     let (echo, recorder, _store) = setup().await;
     recorder.stop().await;
@@ -418,7 +455,11 @@ async fn echo_down_gives_502_in_spinnaker_shape() {
     let body: Value = test::read_body_json(res).await;
     assert_eq!(body["status"], 502);
     assert_eq!(body["error"], "Bad Gateway");
-    assert!(body["message"].as_str().unwrap().contains("did not answer"));
+    assert_eq!(body["message"], "Echo is unreachable");
+    assert!(
+        !body.to_string().contains("127.0.0.1"),
+        "Echo's address stays in the log: {body}"
+    );
 }
 
 #[actix_web::test]
@@ -500,9 +541,11 @@ async fn health_detail_follows_echo_without_waiting_for_it() {
     .await
     .unwrap();
     let detail = echo.health_detail();
-    assert_eq!(detail["reachable"], true);
-    assert_eq!(detail["httpStatus"], 200);
-    assert_eq!(detail["baseUrl"], recorder.base_url());
+    assert_eq!(detail["status"], "UP");
+    assert!(
+        !detail.to_string().contains("127.0.0.1"),
+        "no address of Echo in /health: {detail}"
+    );
 
     recorder.set_down(true);
     eventually(WAIT, || {
@@ -510,7 +553,7 @@ async fn health_detail_follows_echo_without_waiting_for_it() {
     })
     .await
     .unwrap();
-    assert_eq!(echo.health_detail()["httpStatus"], 503);
+    assert_eq!(echo.health_detail()["status"], "DOWN");
 
     recorder.stop().await;
     eventually(WAIT, || {
@@ -519,8 +562,11 @@ async fn health_detail_follows_echo_without_waiting_for_it() {
     .await
     .unwrap();
     let detail = echo.health_detail();
-    assert_eq!(detail["reachable"], false);
-    assert!(detail["error"].is_string());
+    assert_eq!(detail["status"], "UNREACHABLE");
+    assert!(
+        detail.get("error").is_none(),
+        "no connection error text: {detail}"
+    );
     echo.shutdown(Duration::from_secs(1)).await;
 }
 

@@ -16,6 +16,9 @@ use serde_json::json;
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// Close the connection after the answer (`Connection: close`): for a request whose body
+    /// was left unread, so that the rest of it cannot keep the connection busy.
+    pub close: bool,
 }
 
 impl ApiError {
@@ -23,7 +26,14 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            close: false,
         }
+    }
+
+    /// The same error, closing the connection after the answer.
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -41,7 +51,13 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        error_response(self.status, &self.message)
+        let mut response = error_response(self.status, &self.message);
+        if self.close {
+            response
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+        }
+        response
     }
 }
 
