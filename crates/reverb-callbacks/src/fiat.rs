@@ -5,10 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use reqwest::header::ACCEPT;
 use serde::Deserialize;
 
-use crate::peer::{PeerFailure, path_segment, send};
+use crate::peer::{Peer, PeerFailure, path_segment};
 
 /// A user's permissions as Fiat's `UserPermission.View` lists them (the parts Reverb reads).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -120,31 +119,19 @@ pub(crate) enum FiatFailure {
 
 #[derive(Clone)]
 pub(crate) struct FiatClient {
-    http: reqwest::Client,
-    base_url: String,
-    timeout: Duration,
+    peer: Peer,
 }
 
 impl FiatClient {
     pub(crate) fn new(http: reqwest::Client, base_url: &str, timeout: Duration) -> Self {
         Self {
-            http,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            timeout,
+            peer: Peer::new(http, base_url, timeout),
         }
     }
 
     pub(crate) async fn permissions(&self, user: &str) -> Result<Permissions, PeerFailure> {
-        let url = format!("{}/authorize/{}", self.base_url, path_segment(user));
-        let body = send(
-            self.http
-                .get(url)
-                .header(ACCEPT, "application/json")
-                .timeout(self.timeout),
-        )
-        .await?;
-        serde_json::from_str(&body)
-            .map_err(|e| PeerFailure::Invalid(format!("Fiat's permissions are not readable: {e}")))
+        let path = format!("/authorize/{}", path_segment(user));
+        self.peer.get_json(&path, "Fiat's permissions").await
     }
 }
 

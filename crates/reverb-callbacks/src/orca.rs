@@ -7,7 +7,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reverb_model::Execution;
 use serde_json::json;
 
-use crate::peer::{PeerFailure, path_segment, send};
+use crate::peer::{Peer, PeerFailure, path_segment, send};
 use crate::resolution::Decision;
 
 /// The header Orca (behind Gate) reads the caller's identity from.
@@ -17,31 +17,19 @@ pub(crate) const SPINNAKER_ACCOUNTS_HEADER: &str = "X-SPINNAKER-ACCOUNTS";
 
 #[derive(Clone)]
 pub(crate) struct OrcaClient {
-    http: reqwest::Client,
-    base_url: String,
-    timeout: Duration,
+    peer: Peer,
 }
 
 impl OrcaClient {
     pub(crate) fn new(http: reqwest::Client, base_url: &str, timeout: Duration) -> Self {
         Self {
-            http,
-            base_url: base_url.trim_end_matches('/').to_string(),
-            timeout,
+            peer: Peer::new(http, base_url, timeout),
         }
     }
 
     pub(crate) async fn execution(&self, execution_id: &str) -> Result<Execution, PeerFailure> {
-        let url = format!("{}/pipelines/{}", self.base_url, path_segment(execution_id));
-        let body = send(
-            self.http
-                .get(url)
-                .header(ACCEPT, "application/json")
-                .timeout(self.timeout),
-        )
-        .await?;
-        serde_json::from_str(&body)
-            .map_err(|e| PeerFailure::Invalid(format!("execution is not JSON: {e}")))
+        let path = format!("/pipelines/{}", path_segment(execution_id));
+        self.peer.get_json(&path, "the execution").await
     }
 
     /// Record a judgment. Orca answers an empty 200 when the update failed inside, so success
@@ -57,7 +45,7 @@ impl OrcaClient {
     ) -> Result<(), PeerFailure> {
         let url = format!(
             "{}/pipelines/{}/stages/{}",
-            self.base_url,
+            self.peer.base_url,
             path_segment(execution_id),
             path_segment(stage_id)
         );
@@ -66,12 +54,13 @@ impl OrcaClient {
             "judgmentInput": judgment_input,
         });
         let mut request = self
+            .peer
             .http
             .patch(url)
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json")
             .header(SPINNAKER_USER_HEADER, user)
-            .timeout(self.timeout)
+            .timeout(self.peer.timeout)
             .body(body.to_string());
         if let Some(accounts) = accounts {
             request = request.header(SPINNAKER_ACCOUNTS_HEADER, accounts);

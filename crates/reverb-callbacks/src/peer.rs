@@ -46,6 +46,42 @@ pub(crate) fn path_segment(raw: &str) -> String {
     utf8_percent_encode(raw, PATH_SEGMENT).to_string()
 }
 
+/// One Spinnaker service reached over HTTP: its base URL, the shared client, a per-request
+/// timeout. Orca and Fiat are both read through it.
+#[derive(Clone)]
+pub(crate) struct Peer {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base_url: String,
+    pub(crate) timeout: Duration,
+}
+
+impl Peer {
+    pub(crate) fn new(http: reqwest::Client, base_url: &str, timeout: Duration) -> Self {
+        Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            timeout,
+        }
+    }
+
+    /// `GET {base}{path}` and decode the JSON answer; `what` names it in the error.
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        what: &str,
+    ) -> Result<T, PeerFailure> {
+        let body = send(
+            self.http
+                .get(format!("{}{path}", self.base_url))
+                .header(reqwest::header::ACCEPT, "application/json")
+                .timeout(self.timeout),
+        )
+        .await?;
+        serde_json::from_str(&body)
+            .map_err(|e| PeerFailure::Invalid(format!("{what} is not readable: {e}")))
+    }
+}
+
 /// Send a request and read the whole answer; the status decides success.
 pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<String, PeerFailure> {
     let response = request.send().await.map_err(|e| {
