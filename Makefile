@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: build release run demo test test-deps lint fmt test-rust test-chart test-browser screenshots bench clean
+.PHONY: build release run demo test test-deps lint deny fmt test-rust test-chart test-browser screenshots bench clean
 
 build:
 	$(CARGO) build --workspace --bins
@@ -17,6 +17,10 @@ run demo: build
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Licences, banned crates and sources (deny.toml). Advisories need a network CI does not have.
+deny:
+	$(CARGO) deny check licenses bans sources
 
 fmt:
 	$(CARGO) fmt --all
@@ -38,7 +42,7 @@ test-browser: build
 screenshots: build
 	scripts/browser-test.sh
 
-test: test-deps lint test-rust test-chart test-browser
+test: test-deps lint deny test-rust test-chart test-browser
 
 bench: release
 	scripts/bench.sh

@@ -2,6 +2,7 @@
 # Installs what `make test` needs beyond the Rust toolchain, when it is missing:
 #   prometheus + promtool (metrics lint, scrape test), chromium + chromedriver (browser test),
 #   python3-venv (chart tests). Debian packages; needs root (CI and our machines run as root).
+#   cargo-nextest and cargo-deny (`make deny`) come from crates.io with `cargo install`.
 set -euo pipefail
 
 need=()
@@ -13,6 +14,8 @@ fc-list 2>/dev/null | grep -qi "noto color emoji" || need+=(fonts-noto-color-emo
 command -v curl >/dev/null 2>&1 || need+=(curl)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
+# 0.20.2 needs rustc >= 1.88 and builds with the 1.95 toolchain CI uses (rust-toolchain.toml).
+cargo deny --version >/dev/null 2>&1 || cargo install cargo-deny --locked --version 0.20.2
 
 if [[ ${#need[@]} -eq 0 ]]; then
   exit 0

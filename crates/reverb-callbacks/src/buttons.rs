@@ -103,7 +103,8 @@ fn echo_route(callback_id: &str) -> (String, String) {
 }
 
 /// The `<serviceId>` an Echo-style callback is relayed to; `None` for Reverb's own buttons and
-/// for Block Kit clicks. The server answers 400 synchronously when its base URL is unknown.
+/// for Block Kit clicks (the same service [`route`] names). The accept step refuses a click whose
+/// service has no configured base URL.
 pub fn callback_service_id(interaction: &Interaction) -> Option<String> {
     if interaction.kind != InteractionKind::InteractiveMessage {
         return None;

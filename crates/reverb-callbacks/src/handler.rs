@@ -2,11 +2,11 @@
 //! It takes a parsed [`Interaction`], so clicks arriving over HTTP and over Socket Mode share it.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use reverb_model::OutboundMessage;
 use reverb_slack::{DeliveryEngine, SlackClient};
-use reverb_store::{ClickAcceptance, JudgmentClaim, Store, StoreError};
+use reverb_store::{JudgmentClaim, Store, StoreError};
+use reverb_support::{WorkerGone, now_ms, off_thread};
 use tracing::Instrument;
 
 use crate::buttons::{Route, route};
@@ -85,10 +85,16 @@ pub enum StoreCallError {
     WorkerGone,
 }
 
+impl From<WorkerGone> for StoreCallError {
+    fn from(_: WorkerGone) -> Self {
+        Self::WorkerGone
+    }
+}
+
 /// Handles clicks; cheap to clone.
 #[derive(Clone)]
 pub struct ClickHandler {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {
@@ -166,6 +172,12 @@ impl ClickHandler {
     /// then update the message and tell the clicker. Never fails; problems are reported to the
     /// clicker and logged.
     pub async fn handle(&self, interaction: Interaction) -> ClickOutcome {
+        let route = route(&interaction, &self.inner.settings.button_key);
+        self.dispatch(interaction, route).await
+    }
+
+    /// [`ClickHandler::handle`] for a click already routed (at its accept step).
+    async fn dispatch(&self, interaction: Interaction, route: Route) -> ClickOutcome {
         let span = tracing::info_span!(
             "slack_click",
             slack_user = interaction.user.id.as_deref().unwrap_or_default(),
@@ -173,7 +185,7 @@ impl ClickHandler {
         );
         let inner = &self.inner;
         async move {
-            match route(&interaction, &inner.settings.button_key) {
+            match route {
                 Route::Judgment(click) => {
                     let outcome = judgment::judge(inner, &interaction, &click).await;
                     inner.metrics.count(click.decision, outcome);
@@ -208,15 +220,13 @@ impl ClickHandler {
     }
 }
 
-/// How long a signed request is remembered: Slack's signatures are valid 5 minutes either way,
-/// so a copy cannot be replayed after this.
-const REPLAY_WINDOW_MS: i64 = 2 * crate::signature::DEFAULT_TOLERANCE_SECS * 1000 + 60_000;
-
-/// A click stored before Slack got its answer; [`ClickHandler::run`] finishes it.
+/// A click stored before Slack got its answer, and where it goes; [`ClickHandler::run`]
+/// finishes it.
 #[derive(Debug)]
 pub struct AcceptedClick {
-    id: i64,
-    interaction: Interaction,
+    pub(crate) id: i64,
+    pub(crate) interaction: Interaction,
+    pub(crate) route: Route,
 }
 
 /// What the token's `auth.test` said, for the start-up log line and `/health`.
@@ -237,29 +247,9 @@ pub enum SlackAppCheck {
 }
 
 impl ClickHandler {
-    /// The accept step of a verified click, before Slack gets its 200: remember the signed
-    /// request (`request_key`: its timestamp and signature) and store the click, in one
-    /// transaction. `Ok(None)`: the same signed request was already accepted, and nothing may
-    /// happen again.
-    pub async fn accept(
-        &self,
-        request_key: String,
-        interaction: Interaction,
-    ) -> Result<Option<AcceptedClick>, StoreCallError> {
-        let payload = interaction.payload.to_string();
-        let accepted = self
-            .inner
-            .with_store(move |s| s.accept_click(&request_key, &payload, now_ms(), REPLAY_WINDOW_MS))
-            .await?;
-        Ok(match accepted {
-            ClickAcceptance::Accepted(id) => Some(AcceptedClick { id, interaction }),
-            ClickAcceptance::Replay => None,
-        })
-    }
-
     /// Handle an accepted click to the end, then forget it.
     pub async fn run(&self, click: AcceptedClick) -> ClickOutcome {
-        let outcome = self.handle(click.interaction).await;
+        let outcome = self.dispatch(click.interaction, click.route).await;
         let id = click.id;
         if let Err(e) = self.inner.with_store(move |s| s.finish_click(id)).await {
             // It is handled again at the next start; the judgment claim keeps that harmless.
@@ -290,6 +280,7 @@ impl ClickHandler {
             match parsed {
                 Ok(interaction) => resumed.push(AcceptedClick {
                     id: click.id,
+                    route: route(&interaction, &self.inner.settings.button_key),
                     interaction,
                 }),
                 Err(why) => {
@@ -366,11 +357,7 @@ impl Inner {
         &self,
         call: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreCallError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || call(store.as_ref()))
-            .await
-            .map_err(|_| StoreCallError::WorkerGone)?
-            .map_err(StoreCallError::from)
+        Ok(off_thread(self.store.clone(), call).await??)
     }
 
     pub(crate) async fn claim(
@@ -431,11 +418,4 @@ impl Inner {
             self.settings.spinnaker_base_url.trim_end_matches('/')
         )
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 use reverb_config::{IdentityFallback, SpinnakerUserRule, UsersFile};
 use reverb_slack::{SlackClient, SlackError, SlackUser, TokenIdentity};
+use reverb_support::{Backoff, Budget, RetryDecision, run_with_retries};
 use serde_json::Value;
 use tokio::sync::RwLock;
-use tokio::time::Instant;
 
 use crate::interaction::Interaction;
 
@@ -215,25 +215,31 @@ async fn look_up(
     user_id: &str,
     budget: Duration,
 ) -> Result<SlackUser, NoIdentity> {
-    let deadline = Instant::now() + budget;
-    loop {
-        match slack.users_info(user_id).await {
-            Ok(user) => return Ok(user),
-            Err(e) if !e.is_permanent() => {
-                let wait = e.retry_after().unwrap_or(LOOKUP_RETRY_DELAY);
-                if Instant::now() + wait > deadline {
-                    tracing::warn!(slack_user = user_id, error = %e, "users.info kept failing; refusing the click");
-                    return Err(NoIdentity::LookupFailed(e.code));
+    let backoff = Backoff {
+        initial: LOOKUP_RETRY_DELAY,
+        max: LOOKUP_RETRY_DELAY * 4,
+        ceiling: budget,
+    };
+    let looked_up = run_with_retries(
+        "users.info",
+        &backoff,
+        Budget::Time(budget),
+        || slack.users_info(user_id),
+        |e| {
+            if e.is_permanent() {
+                RetryDecision::GiveUp
+            } else {
+                RetryDecision::Retry {
+                    asked: e.retry_after(),
                 }
-                tracing::info!(slack_user = user_id, error = %e, retry_in_ms = wait.as_millis() as u64, "users.info failed; retrying");
-                tokio::time::sleep(wait).await;
             }
-            Err(e) => {
-                tracing::warn!(slack_user = user_id, error = %e, "users.info refused");
-                return Err(NoIdentity::LookupFailed(e.code));
-            }
-        }
-    }
+        },
+    )
+    .await;
+    looked_up.map_err(|e| {
+        tracing::warn!(slack_user = user_id, error = %e, "users.info failed; refusing the click");
+        NoIdentity::LookupFailed(e.code)
+    })
 }
 
 /// Trimmed, lower-cased, and refused unless plain printable ASCII with one `@` between two

@@ -13,8 +13,9 @@
 //!    has the last word").
 //! 6. Decided: record the outcome and replace every posted copy of the message.
 
-use reverb_model::{OutboundMessage, SlackClientKind, Stage};
+use reverb_model::{MessageKind, OutboundMessage, SlackClientKind, Stage};
 use reverb_store::JudgmentClaim;
+use reverb_support::now_ms;
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -22,7 +23,7 @@ use reverb_model::judgment::{ButtonRef, judgment_key, judgment_ref_prefix};
 
 use crate::buttons::JudgmentClick;
 use crate::fiat::{FiatFailure, Permissions, Refusal};
-use crate::handler::{ClickOutcome, Inner, ReplyTo, now_ms};
+use crate::handler::{ClickOutcome, Inner, ReplyTo};
 use crate::identity;
 use crate::interaction::Interaction;
 use crate::peer::{PeerFailure, retry_while_unreachable};
@@ -660,15 +661,16 @@ async fn publish(h: &Inner, c: &Click<'_>, resolved: &ResolvedJudgment) {
         c.interaction
             .response_url
             .as_deref()
-            .map(|url| replies::via_response_url(replies::KIND_RESOLVED, url, message))
+            .map(|url| replies::via_response_url(MessageKind::JudgmentResolved, url, message))
             .into_iter()
             .collect()
     } else {
         refs.into_iter()
             .map(|(key, _)| {
                 let lane = key.strip_prefix(&prefix).unwrap_or(&key).to_string();
-                OutboundMessage::update(replies::KIND_RESOLVED, lane, key, message.clone())
+                OutboundMessage::update(MessageKind::JudgmentResolved, lane, key, message.clone())
                     .with_client(SlackClientKind::App)
+                    .into()
             })
             .collect()
     };

@@ -1,11 +1,15 @@
 //! Slack interactivity for Reverb: signature checks, payload parsing, recording manual judgments
 //! in Orca, and Echo's callback relay to Keel.
 //!
-//! The HTTP route verifies ([`verify_signature`]) and parses ([`parse_interaction`]) the
-//! request, acknowledges Slack at once (Slack allows 3 seconds), and hands the [`Interaction`] to
-//! [`ClickHandler::handle`] on a spawned task. Nothing in the handler depends on HTTP, so clicks
-//! arriving over Socket Mode use it unchanged ([`Interaction::from_payload`]).
+//! The HTTP route hands the raw request to one function, [`ClickHandler::accept_callback`]: it
+//! verifies the signature ([`verify_signature`]), parses ([`parse_interaction`]) and routes the
+//! click, and stores it with the record of the signed request; the route maps the
+//! [`Acceptance`] to its answer, acknowledges Slack at once (Slack allows 3 seconds), and runs the
+//! accepted click ([`ClickHandler::run`]) on a spawned task. Nothing after the accept step
+//! depends on HTTP, so clicks arriving over Socket Mode use [`ClickHandler::handle`] unchanged
+//! ([`Interaction::from_payload`]).
 
+mod accept;
 mod buttons;
 mod fiat;
 mod handler;
@@ -22,6 +26,7 @@ mod resolution;
 mod settings;
 mod signature;
 
+pub use accept::{Acceptance, SignedCallback};
 pub use buttons::{ClickedMessage, JudgmentClick, Route, callback_service_id, route};
 pub use handler::{AcceptedClick, ClickHandler, ClickOutcome, SlackAppCheck, StoreCallError};
 pub use identity::{EMAIL_SCOPE, IdentitySettings, USERS_SCOPE, missing_scope_effects};

@@ -5,11 +5,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reverb_support::http::{TransportFailure, status_is_retryable};
+use reverb_support::{Backoff, Budget, RetryDecision, run_with_retries};
 use serde_json::Value;
-use tokio::time::Instant;
 
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// Waits between calls to a peer that is down: short, because a person waits for the answer.
+const PEER_BACKOFF: Backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
 /// Keep error texts from a peer short enough for a Slack message.
 const MAX_DETAIL_CHARS: usize = 300;
 
@@ -82,24 +83,15 @@ impl Peer {
     }
 }
 
-/// Send a request and read the whole answer; the status decides success.
+/// Send a request and read the whole answer; the status decides success (408, 429 and 5xx but
+/// 501 mean the peer is unreachable for now, as for every peer: `reverb_support::http`).
 pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<String, PeerFailure> {
-    let response = request.send().await.map_err(|e| {
-        if e.is_builder() {
-            // A bad URL or header: sending again cannot help.
-            PeerFailure::Invalid("the request could not be built".into())
-        } else {
-            PeerFailure::Unreachable(transport_reason(&e))
-        }
-    })?;
+    let response = request.send().await.map_err(|e| transport(&e))?;
     let status = response.status().as_u16();
-    let body = response
-        .text()
-        .await
-        .map_err(|e| PeerFailure::Unreachable(transport_reason(&e)))?;
+    let body = response.text().await.map_err(|e| transport(&e))?;
     match status {
         200..=299 => Ok(body),
-        408 | 429 | 500..=599 => Err(PeerFailure::Unreachable(format!("HTTP {status}"))),
+        _ if status_is_retryable(status) => Err(PeerFailure::Unreachable(format!("HTTP {status}"))),
         _ => Err(PeerFailure::Rejected {
             status,
             message: error_message(&body),
@@ -112,36 +104,30 @@ pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<String, Pee
 pub(crate) async fn retry_while_unreachable<T, F, Fut>(
     peer: &str,
     budget: Duration,
-    mut attempt: F,
+    attempt: F,
 ) -> Result<T, PeerFailure>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, PeerFailure>>,
 {
-    let deadline = Instant::now() + budget;
-    let mut delay = FIRST_RETRY_DELAY;
-    loop {
-        match attempt().await {
-            Err(PeerFailure::Unreachable(why)) => {
-                if Instant::now() + delay > deadline {
-                    return Err(PeerFailure::Unreachable(why));
-                }
-                tracing::info!(peer, reason = %why, retry_in_ms = delay.as_millis() as u64, "peer unreachable; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(MAX_RETRY_DELAY);
-            }
-            other => return other,
-        }
-    }
+    run_with_retries(
+        peer,
+        &PEER_BACKOFF,
+        Budget::Time(budget),
+        attempt,
+        |failure| match failure {
+            PeerFailure::Unreachable(_) => RetryDecision::Retry { asked: None },
+            _ => RetryDecision::GiveUp,
+        },
+    )
+    .await
 }
 
-fn transport_reason(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timeout".into()
-    } else if e.is_connect() {
-        "connection failed".into()
-    } else {
-        "transport error".into()
+fn transport(e: &reqwest::Error) -> PeerFailure {
+    match TransportFailure::of(e) {
+        // A bad URL or header: sending again cannot help.
+        TransportFailure::Build => PeerFailure::Invalid("the request could not be built".into()),
+        failure => PeerFailure::Unreachable(failure.to_string()),
     }
 }
 

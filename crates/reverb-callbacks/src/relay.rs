@@ -93,7 +93,7 @@ pub(crate) async fn relay(
     ) {
         (Some(message), Some(url)) => {
             h.send(vec![replies::via_response_url(
-                replies::KIND_CALLBACK_RESPONSE,
+                reverb_model::MessageKind::CallbackResponse,
                 url,
                 message,
             )])

@@ -1,40 +1,27 @@
 //! What the clicker is told, and the outbound messages that carry it.
 
-use reverb_model::{DeliveryMethod, OutboundMessage, SlackClientKind, SlackMessage};
+use reverb_model::{MessageKind, OutboundMessage, SlackClientKind, SlackMessage};
 
 use crate::fiat::{FiatFailure, Refusal};
 use crate::identity::NoIdentity;
 use crate::peer::PeerFailure;
 use crate::resolution::{Decision, ResolvedJudgment};
 
-/// `kind` of the replacement of a judgment message.
-pub(crate) const KIND_RESOLVED: &str = "judgment_resolved";
-/// `kind` of ephemeral answers to a click.
-pub(crate) const KIND_CLICK_REPLY: &str = "click_reply";
-/// `kind` of Echo's `response_url` rewrite after a relayed callback.
-pub(crate) const KIND_CALLBACK_RESPONSE: &str = "callback_response";
-
 /// A message only `user_id` sees, in `channel_id`.
 pub(crate) fn ephemeral(channel_id: &str, user_id: &str, text: String) -> OutboundMessage {
-    OutboundMessage {
-        method: DeliveryMethod::Ephemeral,
-        ephemeral_user: Some(user_id.to_string()),
-        ..OutboundMessage::post(KIND_CLICK_REPLY, channel_id, plain(text))
-    }
-    .with_client(SlackClientKind::App)
+    OutboundMessage::ephemeral(MessageKind::ClickReply, channel_id, user_id, plain(text))
+        .with_client(SlackClientKind::App)
+        .into()
 }
 
-/// A replacement of the clicked message through its `response_url`.
+/// A replacement of the clicked message through its `response_url` (sent with the Slack app's
+/// client).
 pub(crate) fn via_response_url(
-    kind: &str,
+    kind: MessageKind,
     response_url: &str,
     message: SlackMessage,
 ) -> OutboundMessage {
-    OutboundMessage {
-        method: DeliveryMethod::ResponseUrl,
-        ..OutboundMessage::post(kind, response_url, message)
-    }
-    .with_client(SlackClientKind::App)
+    OutboundMessage::response_url(kind, response_url, message).into()
 }
 
 fn plain(text: String) -> SlackMessage {
@@ -277,10 +264,12 @@ mod tests {
 
     #[test]
     fn ephemeral_replies_go_to_the_clicker_through_the_app() {
-        let m = ephemeral("C1", "U1", "hi".into());
-        assert_eq!(m.method, DeliveryMethod::Ephemeral);
-        assert_eq!(m.address, "C1");
-        assert_eq!(m.ephemeral_user.as_deref(), Some("U1"));
+        let OutboundMessage::Ephemeral(m) = ephemeral("C1", "U1", "hi".into()) else {
+            panic!("an ephemeral message");
+        };
+        assert_eq!(m.kind, MessageKind::ClickReply);
+        assert_eq!(m.channel, "C1");
+        assert_eq!(m.user, "U1");
         assert_eq!(m.client, SlackClientKind::App);
         assert_eq!(m.message.text, "hi");
     }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use reverb_config::Secret;
 use reverb_model::judgment::ButtonKey;
 
 use crate::identity::IdentitySettings;
@@ -20,6 +21,9 @@ pub struct CallbackSettings {
     pub fiat_base_url: Option<String>,
     /// The key judgment button values are minted and checked with.
     pub button_key: ButtonKey,
+    /// The Slack app's signing secret (`slack.app.signingSecret`): callbacks over HTTP are
+    /// accepted only when signed with it. `None` (clicks over Socket Mode) refuses them all.
+    pub signing_secret: Option<Secret>,
     pub identity: IdentitySettings,
     pub service_base_url: ServiceBaseUrls,
     /// How long to keep retrying while Orca (or a callback service) is unreachable or answers
@@ -46,6 +50,7 @@ impl CallbackSettings {
             spinnaker_base_url: spinnaker_base_url.into(),
             fiat_base_url: None,
             button_key,
+            signing_secret: None,
             identity: IdentitySettings::default(),
             service_base_url: Arc::new(|_| None),
             orca_retry_for: Duration::from_secs(120),

@@ -28,6 +28,10 @@ pub enum SignatureError {
     Stale { tolerance_secs: i64 },
     #[error("Invalid Slack signature header.")]
     Mismatch,
+    /// No signing secret is configured, so nothing can be verified (the accept step's answer;
+    /// [`verify_signature`] itself always has a secret).
+    #[error("no signing secret configured")]
+    NoSecret,
 }
 
 /// Check Slack's `X-Slack-Request-Timestamp` and `X-Slack-Signature` headers against the body.
@@ -153,7 +157,7 @@ mod tests {
         verify_signature(SLACK_SECRET, ts, sig, body, now, DEFAULT_TOLERANCE_SECS)
     }
 
-    /// Slack's published example (slack-and-peers.md §A4).
+    /// Slack's published example (docs/echo-contract.md, "Request signing").
     #[test]
     fn slacks_published_vector_verifies() {
         assert_eq!(SLACK_BODY.len(), 362);

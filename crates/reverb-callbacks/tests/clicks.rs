@@ -1,9 +1,8 @@
-//! Clicks end to end over real HTTP: fake Orca, Slack and Keel, an in-memory store and the real
-//! delivery engine.
+//! Clicks end to end over real HTTP: the sandbox's fake Orca, Slack and Fiat and a recorder for
+//! Keel, an in-memory store and the real delivery engine.
 
 mod support;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use reverb_callbacks::{ClickOutcome, Decision, callback_service_id};
@@ -11,10 +10,10 @@ use reverb_config::IdentityFallback;
 use reverb_model::judgment::{
     ButtonRef, Decision as ButtonDecision, InputChoice, LEGACY_CALLBACK_ID, judgment_key,
 };
+use reverb_sandbox::{Failure, FiatAuthorization, FiatPermissions, FiatUser};
 use reverb_store::{JudgmentClaim, Store};
 use serde_json::{Value, json};
 
-use support::http::{Recorded, Reply, eventually};
 use support::*;
 
 fn key() -> String {
@@ -25,7 +24,7 @@ fn key() -> String {
 async fn signed_click_sends_decks_patch_as_the_clicker() {
     let h = Harness::start(Options::default()).await;
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     h.record_posted_message();
 
     let outcome = h
@@ -39,29 +38,33 @@ async fn signed_click_sends_decks_patch_as_the_clicker() {
         .await;
     assert_eq!(outcome, ClickOutcome::Recorded);
 
-    let patches = h.orca.patches();
+    let patches = h.patches();
     assert_eq!(patches.len(), 1);
     let patch = &patches[0];
     assert_eq!(
-        patch.path(),
-        format!("/pipelines/{EXECUTION_ID}/stages/{STAGE_ID}")
+        (patch.execution_id.as_str(), patch.stage_id.as_str()),
+        (EXECUTION_ID, STAGE_ID)
     );
     assert_eq!(
-        patch.json(),
+        patch.body,
         json!({"judgmentStatus": "continue", "judgmentInput": "ship"})
     );
     assert_eq!(patch.header("X-SPINNAKER-USER"), Some("jane@example.com"));
-    assert_eq!(patch.header_count("X-SPINNAKER-USER"), 1);
+    assert_eq!(
+        patch
+            .headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("X-SPINNAKER-USER"))
+            .count(),
+        1
+    );
     assert!(
         patch
             .header("content-type")
             .unwrap()
             .starts_with("application/json")
     );
-    assert_eq!(
-        h.slack.users_info_calls()[0].query("user").as_deref(),
-        Some("U0JANE0001")
-    );
+    assert_eq!(h.users_info_calls()[0].arg_str("user"), Some("U0JANE0001"));
 
     let updates = h.first_updates().await;
     assert_eq!(updates[0]["channel"], CHANNEL_ID);
@@ -83,7 +86,7 @@ async fn signed_click_sends_decks_patch_as_the_clicker() {
     );
     assert_eq!(h.judgment_count("continue", "recorded"), 1);
     assert!(
-        h.slack.ephemerals().is_empty(),
+        h.ephemerals().is_empty(),
         "a recorded judgment needs no private note"
     );
 }
@@ -92,7 +95,7 @@ async fn signed_click_sends_decks_patch_as_the_clicker() {
 async fn a_second_click_by_the_same_person_does_not_patch_again() {
     let h = Harness::start(Options::default()).await;
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     h.record_posted_message();
 
     let click = block_click("U0JANE0001", "jane", Decision::Stop, None);
@@ -102,9 +105,9 @@ async fn a_second_click_by_the_same_person_does_not_patch_again() {
     );
     assert_eq!(h.handler.handle(click).await, ClickOutcome::AlreadyJudged);
 
-    assert_eq!(h.orca.patches().len(), 1);
+    assert_eq!(h.patches().len(), 1);
     assert_eq!(
-        h.orca.patches()[0].json(),
+        h.patches()[0].body,
         json!({"judgmentStatus": "stop", "judgmentInput": null})
     );
     let ephemerals = h.first_ephemerals().await;
@@ -116,8 +119,8 @@ async fn a_second_click_by_the_same_person_does_not_patch_again() {
         "{text}"
     );
     // Both clicks leave the message showing the recorded decision.
-    let updates = eventually("two message updates", WAIT, || {
-        let u = h.slack.updates();
+    let updates = wait_for("two message updates", || {
+        let u = h.updates();
         (u.len() == 2).then_some(u)
     })
     .await;
@@ -135,11 +138,11 @@ async fn concurrent_clicks_produce_one_patch() {
     h.record_posted_message();
     let people = ["U1", "U2", "U3", "U4", "U5", "U6"];
     for (i, id) in people.iter().enumerate() {
-        h.slack.user_with_email(
+        h.slack.add_user(person(
             id,
             &format!("user{i}"),
             Some(&format!("user{i}@example.com")),
-        );
+        ));
     }
     let clicks: Vec<_> = people
         .iter()
@@ -159,7 +162,7 @@ async fn concurrent_clicks_produce_one_patch() {
     for c in clicks {
         outcomes.push(c.await.unwrap());
     }
-    assert_eq!(h.orca.patches().len(), 1, "outcomes: {outcomes:?}");
+    assert_eq!(h.patches().len(), 1, "outcomes: {outcomes:?}");
     assert_eq!(
         outcomes
             .iter()
@@ -174,7 +177,7 @@ async fn concurrent_clicks_produce_one_patch() {
         )),
         "{outcomes:?}"
     );
-    let winner = h.orca.patches()[0]
+    let winner = h.patches()[0]
         .header("X-SPINNAKER-USER")
         .unwrap()
         .to_string();
@@ -182,8 +185,8 @@ async fn concurrent_clicks_produce_one_patch() {
         serde_json::from_str(&h.store.judgment_outcome(&key()).unwrap().unwrap()).unwrap();
     assert_eq!(recorded["judged_by"], winner.as_str());
     // Everyone who lost the race is told privately.
-    eventually("private notes to the other clickers", WAIT, || {
-        (h.slack.ephemerals().len() == 5).then_some(())
+    wait_for("private notes to the other clickers", || {
+        (h.ephemerals().len() == 5).then_some(())
     })
     .await;
 }
@@ -198,7 +201,7 @@ async fn late_click_on_a_judged_stage_does_not_patch() {
     stage["context"]["lastModifiedBy"] = json!("bob@example.com");
     let h = Harness::with_execution(Options::default(), execution).await;
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     h.record_posted_message();
 
     let outcome = h
@@ -206,7 +209,7 @@ async fn late_click_on_a_judged_stage_does_not_patch() {
         .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
         .await;
     assert_eq!(outcome, ClickOutcome::AlreadyJudged);
-    assert!(h.orca.patches().is_empty());
+    assert!(h.patches().is_empty());
     let updates = h.first_updates().await;
     assert_eq!(
         updates[0]["text"],
@@ -231,7 +234,7 @@ async fn late_click_on_a_stage_that_ended_says_so() {
     execution["stages"][0]["status"] = json!("CANCELED");
     let h = Harness::with_execution(Options::default(), execution).await;
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     h.record_posted_message();
 
     let outcome = h
@@ -239,7 +242,7 @@ async fn late_click_on_a_stage_that_ended_says_so() {
         .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
         .await;
     assert_eq!(outcome, ClickOutcome::NotRunning);
-    assert!(h.orca.patches().is_empty());
+    assert!(h.patches().is_empty());
     let updates = h.first_updates().await;
     assert_eq!(
         updates[0]["text"],
@@ -257,13 +260,15 @@ async fn late_click_on_a_stage_that_ended_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orca_reverting_an_unauthorised_judgment_is_reported_and_releases_the_claim() {
-    let h = Harness::start(Options::default()).await;
-    h.orca
-        .with_state(|s| s.authorised = Some(["boss@example.com".to_string()].into()));
+    let h = Harness::start(Options {
+        judges: vec!["boss@example.com".to_owned()],
+        ..Options::default()
+    })
+    .await;
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     h.slack
-        .user_with_email("U0BOSS0001", "boss", Some("boss@example.com"));
+        .add_user(person("U0BOSS0001", "boss", Some("boss@example.com")));
     h.record_posted_message();
 
     let outcome = h
@@ -271,8 +276,8 @@ async fn orca_reverting_an_unauthorised_judgment_is_reported_and_releases_the_cl
         .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
         .await;
     assert_eq!(outcome, ClickOutcome::Reverted);
-    assert_eq!(h.orca.patches().len(), 1);
-    assert_eq!(h.orca.stage()["status"], "RUNNING");
+    assert_eq!(h.patches().len(), 1);
+    assert_eq!(h.stage()["status"], "RUNNING");
     assert_eq!(
         h.store.judgment_outcome(&key()).unwrap(),
         None,
@@ -295,7 +300,7 @@ async fn orca_reverting_an_unauthorised_judgment_is_reported_and_releases_the_cl
         .handle(block_click("U0BOSS0001", "boss", Decision::Continue, None))
         .await;
     assert_eq!(outcome, ClickOutcome::Recorded);
-    assert_eq!(h.orca.patches().len(), 2);
+    assert_eq!(h.patches().len(), 2);
     let updates = h.first_updates().await;
     assert_eq!(updates.len(), 1, "the revert left the message unchanged");
     assert!(
@@ -309,9 +314,9 @@ async fn orca_reverting_an_unauthorised_judgment_is_reported_and_releases_the_cl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn judgment_is_recorded_once_orca_comes_back() {
     let h = Harness::start(Options::default()).await;
-    h.orca.with_state(|s| s.unavailable_gets = 3);
+    h.orca.fail_next(3);
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     h.record_posted_message();
 
     let outcome = h
@@ -320,10 +325,10 @@ async fn judgment_is_recorded_once_orca_comes_back() {
         .await;
     assert_eq!(outcome, ClickOutcome::Recorded);
     assert!(
-        h.orca.gets().len() >= 5,
+        h.orca_gets().len() >= 5,
         "three failed reads, one good, then the read-back"
     );
-    assert_eq!(h.orca.patches().len(), 1);
+    assert_eq!(h.patches().len(), 1);
     let updates = h.first_updates().await;
     assert_eq!(
         updates[0]["text"],
@@ -335,7 +340,7 @@ async fn judgment_is_recorded_once_orca_comes_back() {
 async fn a_button_on_a_message_reverb_did_not_post_judges_nothing() {
     let h = Harness::start(Options::default()).await;
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     // No recorded message for this judgment: the button is not on Reverb's message.
     let outcome = h
         .handler
@@ -349,11 +354,8 @@ async fn a_button_on_a_message_reverb_did_not_post_judges_nothing() {
             .unwrap()
             .contains("not on the message Reverb posted")
     );
-    assert!(h.orca.server.requests().is_empty());
-    assert!(
-        h.slack.users_info_calls().is_empty(),
-        "nothing is looked up"
-    );
+    assert!(h.orca.requests().is_empty());
+    assert!(h.users_info_calls().is_empty(), "nothing is looked up");
     assert_eq!(h.judgment_count("continue", "forged"), 1);
 }
 
@@ -364,9 +366,9 @@ async fn orca_down_for_too_long_releases_the_claim_and_keeps_the_buttons() {
         ..Options::default()
     })
     .await;
-    h.orca.with_state(|s| s.unavailable_gets = usize::MAX);
+    h.orca.set_down(true);
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     h.record_posted_message();
 
     let outcome = h
@@ -374,8 +376,8 @@ async fn orca_down_for_too_long_releases_the_claim_and_keeps_the_buttons() {
         .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
         .await;
     assert_eq!(outcome, ClickOutcome::OrcaError);
-    assert!(h.orca.patches().is_empty());
-    assert!(h.orca.gets().len() >= 2, "retried");
+    assert!(h.patches().is_empty());
+    assert!(h.orca_gets().len() >= 2, "retried");
     let ephemerals = h.first_ephemerals().await;
     assert!(
         ephemerals[0]["text"]
@@ -383,7 +385,7 @@ async fn orca_down_for_too_long_releases_the_claim_and_keeps_the_buttons() {
             .unwrap()
             .contains("Orca could not be reached")
     );
-    assert!(h.slack.updates().is_empty() && h.slack.response_url_posts().is_empty());
+    assert!(h.updates().is_empty() && h.response_url_posts().is_empty());
     assert_eq!(
         h.store
             .claim_judgment(&key(), "probe", now_ms(), 60_000)
@@ -396,18 +398,25 @@ async fn orca_down_for_too_long_releases_the_claim_and_keeps_the_buttons() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orca_refusing_the_patch_is_reported_with_its_reason() {
-    let h = Harness::start(Options::default()).await;
+    // Orca checks with Fiat (Reverb does not): jane may read the application, not run it.
+    let jane = FiatUser::new("jane@example.com")
+        .with_roles(&[STAGE_ROLE])
+        .with_application("myapp", &[FiatAuthorization::Read]);
+    let h = Harness::start(Options {
+        orca_fiat: Some(FiatPermissions::new(vec![jane])),
+        ..Options::default()
+    })
+    .await;
     h.record_posted_message();
-    h.orca.with_state(|s| s.patch_status = 403);
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
 
     let outcome = h
         .handler
         .handle(block_click("U0JANE0001", "jane", Decision::Stop, None))
         .await;
     assert_eq!(outcome, ClickOutcome::OrcaError);
-    assert_eq!(h.orca.patches().len(), 1);
+    assert_eq!(h.patches().len(), 1);
     let ephemerals = h.first_ephemerals().await;
     assert!(
         ephemerals[0]["text"]
@@ -425,9 +434,9 @@ async fn orcas_empty_200_without_effect_is_not_taken_for_success() {
         ..Options::default()
     })
     .await;
-    h.orca.with_state(|s| s.patch_lost = true);
+    h.orca.set_lose_patches(true);
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     h.record_posted_message();
 
     let outcome = h
@@ -442,7 +451,7 @@ async fn orcas_empty_200_without_effect_is_not_taken_for_success() {
             .unwrap()
             .contains("Orca answered but did not store it")
     );
-    assert!(h.slack.updates().is_empty());
+    assert!(h.updates().is_empty());
     assert_eq!(h.store.judgment_outcome(&key()).unwrap(), None);
 }
 
@@ -451,7 +460,7 @@ async fn a_restarted_stage_can_be_judged_again() {
     let h = Harness::start(Options::default()).await;
     h.record_posted_message();
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     let click = block_click("U0JANE0001", "jane", Decision::Continue, None);
     assert_eq!(
         h.handler.handle(click.clone()).await,
@@ -459,15 +468,15 @@ async fn a_restarted_stage_can_be_judged_again() {
     );
 
     // Deck's "restart stage": status back to RUNNING, judgmentStatus removed.
-    h.orca.with_state(|s| {
-        let stage = &mut s.execution["stages"][0];
+    h.change_execution(|execution| {
+        let stage = &mut execution["stages"][0];
         stage["status"] = json!("RUNNING");
         let context = stage["context"].as_object_mut().unwrap();
         context.remove("judgmentStatus");
         context.remove("lastModifiedBy");
     });
     assert_eq!(h.handler.handle(click).await, ClickOutcome::Recorded);
-    assert_eq!(h.orca.patches().len(), 2);
+    assert_eq!(h.patches().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -478,16 +487,16 @@ async fn a_failing_users_info_refuses_the_click_even_with_the_username_fallback(
     })
     .await;
     h.record_posted_message();
-    h.slack.user("U0JANE0001", UserAnswer::HttpError(500));
+    h.slack.fail_next("users.info", 1_000, Failure::Http(500));
 
     let outcome = h
         .handler
         .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
         .await;
     assert_eq!(outcome, ClickOutcome::NoIdentity);
-    assert!(h.orca.patches().is_empty());
+    assert!(h.patches().is_empty());
     assert!(
-        h.slack.users_info_calls().len() > 1,
+        h.users_info_calls().len() > 1,
         "users.info is retried within the click's budget"
     );
 }
@@ -500,23 +509,26 @@ async fn without_fallback_a_missing_email_refuses_the_click() {
     })
     .await;
     h.record_posted_message();
-    h.slack.user_with_email("U0JANE0001", "jane", None);
+    h.slack.add_user(person("U0JANE0001", "jane", None));
     h.slack
-        .user("U0BOB00001", UserAnswer::SlackError("missing_scope"));
+        .add_user(person("U0BOB00001", "bob", Some("bob@example.com")));
 
     let outcome = h
         .handler
         .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
         .await;
     assert_eq!(outcome, ClickOutcome::NoIdentity);
+    // Bob's lookup is refused for a scope the token lacks.
+    h.slack
+        .fail_next("users.info", 1, Failure::slack_error("missing_scope"));
     let outcome = h
         .handler
         .handle(block_click("U0BOB00001", "bob", Decision::Continue, None))
         .await;
     assert_eq!(outcome, ClickOutcome::NoIdentity);
-    assert!(h.orca.patches().is_empty() && h.orca.gets().is_empty());
-    let ephemerals = eventually("two private notes", WAIT, || {
-        let e = h.slack.ephemerals();
+    assert!(h.patches().is_empty() && h.orca_gets().is_empty());
+    let ephemerals = wait_for("two private notes", || {
+        let e = h.ephemerals();
         (e.len() == 2).then_some(e)
     })
     .await;
@@ -538,15 +550,15 @@ async fn without_fallback_a_missing_email_refuses_the_click() {
 async fn keel_round_trip_matches_echo() {
     let h = Harness::start(Options::default()).await;
     h.slack
-        .user_with_email("USJ9YG2DT", "john.doe", Some("john@doe.com"));
+        .add_user(person("USJ9YG2DT", "john.doe", Some("john@doe.com")));
     let click = keel_click();
     assert_eq!(callback_service_id(&click).as_deref(), Some("keel"));
 
     assert_eq!(h.handler.handle(click).await, ClickOutcome::Relayed);
-    let calls = h.keel.matching("POST", "/notifications/callback");
+    let calls = h.keel_callbacks();
     assert_eq!(calls.len(), 1);
     assert_eq!(
-        calls[0].json(),
+        calls[0].body_json().unwrap(),
         json!({
             "actionPerformed": {"type": "button", "name": "manual-judgement", "value": "OVERRIDE_PASS", "label": null},
             "serviceId": "keel",
@@ -562,16 +574,16 @@ async fn keel_round_trip_matches_echo() {
             .starts_with("application/json")
     );
 
-    let posts = eventually("the response_url rewrite", WAIT, || {
-        let p = h.slack.response_url_posts();
+    let posts = wait_for("the response_url rewrite", || {
+        let p = h.response_url_posts();
         (!p.is_empty()).then_some(p)
     })
     .await;
     assert_eq!(
-        posts[0].path(),
+        posts[0].path,
         "/actions/T00000000/0123456789/abcdefgh1234567"
     );
-    let body = posts[0].json();
+    let body = &posts[0].args;
     let attachment = &body["attachments"][0];
     assert_eq!(
         attachment["text"],
@@ -580,24 +592,19 @@ async fn keel_round_trip_matches_echo() {
     assert!(attachment.get("actions").is_none());
     assert_eq!(attachment["callback_id"], "keel:01DYNYK94DE4901K9P802DB4ZT");
     assert_eq!(body["replace_original"], true);
-    assert!(h.orca.patches().is_empty());
+    assert!(h.patches().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keel_callback_is_not_relayed_without_a_verified_identity() {
+    // USJ9YG2DT is not in the fake Slack's workspace: users.info answers `user_not_found`.
     let h = Harness::start(Options::default()).await;
-    h.slack
-        .user("USJ9YG2DT", UserAnswer::SlackError("user_not_found"));
 
     assert_eq!(
         h.handler.handle(keel_click()).await,
         ClickOutcome::NoIdentity
     );
-    assert!(
-        h.keel
-            .matching("POST", "/notifications/callback")
-            .is_empty()
-    );
+    assert!(h.keel_callbacks().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -618,7 +625,7 @@ async fn callback_to_an_unconfigured_service_tells_the_clicker() {
             .contains("`swabbie.baseUrl`")
     );
     assert_eq!(ephemerals[0]["user"], "USJ9YG2DT");
-    assert!(h.slack.response_url_posts().is_empty());
+    assert!(h.response_url_posts().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -628,15 +635,15 @@ async fn clicks_on_other_block_kit_buttons_are_ignored() {
     let click = receive(&sign_payload(&payload));
     assert_eq!(callback_service_id(&click), None);
     assert_eq!(h.handler.handle(click).await, ClickOutcome::Ignored);
-    assert!(h.orca.server.requests().is_empty());
-    assert!(h.slack.users_info_calls().is_empty());
+    assert!(h.orca.requests().is_empty());
+    assert!(h.users_info_calls().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_attachment_judgment_buttons_work_too() {
     let h = Harness::start(Options::default()).await;
     h.slack
-        .user_with_email("USJ9YG2DT", "john.doe", Some("john@doe.com"));
+        .add_user(person("USJ9YG2DT", "john.doe", Some("john@doe.com")));
     let mut payload: Value = serde_json::from_str(INTERACTIVE_FIXTURE).unwrap();
     payload["callback_id"] = json!(LEGACY_CALLBACK_ID);
     payload["actions"][0]["name"] = json!("judgment.stop");
@@ -648,10 +655,10 @@ async fn legacy_attachment_judgment_buttons_work_too() {
     assert_eq!(callback_service_id(&click), None);
 
     assert_eq!(h.handler.handle(click).await, ClickOutcome::Recorded);
-    let patches = h.orca.patches();
+    let patches = h.patches();
     assert_eq!(patches.len(), 1);
     assert_eq!(
-        patches[0].json(),
+        patches[0].body,
         json!({"judgmentStatus": "stop", "judgmentInput": "hold"})
     );
     assert_eq!(patches[0].header("X-SPINNAKER-USER"), Some("john@doe.com"));
@@ -662,13 +669,13 @@ async fn legacy_attachment_judgment_buttons_work_too() {
 async fn keel_callback_is_retried_while_keel_is_down() {
     let h = Harness::start(Options::default()).await;
     h.slack
-        .user_with_email("USJ9YG2DT", "john.doe", Some("john@doe.com"));
-    h.keel_failures.store(2, Ordering::SeqCst);
+        .add_user(person("USJ9YG2DT", "john.doe", Some("john@doe.com")));
+    h.keel.fail_next(2, 503);
 
     assert_eq!(h.handler.handle(keel_click()).await, ClickOutcome::Relayed);
-    assert_eq!(h.keel.matching("POST", "/notifications/callback").len(), 3);
-    eventually("the response_url rewrite", WAIT, || {
-        (!h.slack.response_url_posts().is_empty()).then_some(())
+    assert_eq!(h.keel_callbacks().len(), 3);
+    wait_for("the response_url rewrite", || {
+        (!h.response_url_posts().is_empty()).then_some(())
     })
     .await;
 }
@@ -676,28 +683,28 @@ async fn keel_callback_is_retried_while_keel_is_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fiat_down_means_no_judgment_and_the_clicker_is_told() {
     let h = Harness::start(Options {
-        fiat: Some(std::sync::Arc::new(|_: &Recorded| Reply::status(503, ""))),
+        fiat: true,
         orca_retry_for: Duration::from_secs(1),
         ..Options::default()
     })
     .await;
+    let fiat = h.fiat.as_ref().unwrap();
+    fiat.set_down(true);
     h.record_posted_message();
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     let outcome = h
         .handler
         .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
         .await;
     assert_eq!(outcome, ClickOutcome::FiatError);
-    assert!(
-        h.orca.patches().is_empty(),
-        "never judged without the check"
-    );
-    let fiat = h.fiat.as_ref().unwrap();
-    assert!(
-        fiat.matching("GET", "/authorize/jane%40example.com").len() > 1,
-        "Fiat is asked again before giving up"
-    );
+    assert!(h.patches().is_empty(), "never judged without the check");
+    let asked = fiat
+        .requests_for("jane@example.com")
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    assert!(asked > 1, "Fiat is asked again before giving up");
     let ephemerals = h.first_ephemerals().await;
     assert!(
         ephemerals[0]["text"]
@@ -712,24 +719,21 @@ async fn fiat_down_means_no_judgment_and_the_clicker_is_told() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fiat_unknown_user_is_refused_before_orca() {
     let h = Harness::start(Options {
-        fiat: Some(std::sync::Arc::new(|_: &Recorded| {
-            Reply::status(
-                404,
-                r#"{"status":404,"error":"Not Found","message":"user not found"}"#,
-            )
-        })),
+        fiat: true,
         ..Options::default()
     })
     .await;
+    // Fiat answers 404 for a user it does not know.
+    assert!(h.fiat.as_ref().unwrap().remove_user("jane@example.com"));
     h.record_posted_message();
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     let outcome = h
         .handler
         .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
         .await;
     assert_eq!(outcome, ClickOutcome::NotAuthorized);
-    assert!(h.orca.patches().is_empty());
+    assert!(h.patches().is_empty());
     let ephemerals = h.first_ephemerals().await;
     assert!(
         ephemerals[0]["text"]
@@ -754,10 +758,10 @@ async fn a_button_naming_another_application_than_orcas_judges_nothing() {
     let h = Harness::start(Options::default()).await;
     h.record_posted_message();
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     let click = block_click_on("U0JANE0001", "jane", &fixture_reference("payments", None));
     assert_eq!(h.handler.handle(click).await, ClickOutcome::Forged);
-    assert!(h.orca.patches().is_empty());
+    assert!(h.patches().is_empty());
     let ephemerals = h.first_ephemerals().await;
     assert!(
         ephemerals[0]["text"]
@@ -777,12 +781,12 @@ async fn an_input_that_changed_since_the_message_was_posted_judges_nothing() {
     let h = Harness::start(Options::default()).await;
     h.record_posted_message();
     h.slack
-        .user_with_email("U0JANE0001", "jane", Some("jane@example.com"));
+        .add_user(person("U0JANE0001", "jane", Some("jane@example.com")));
     // Position 1 of the fixture's inputs is "ship"; the button showed another text there.
     let stale = fixture_reference("myapp", Some((1, "ship it all")));
     let click = block_click_on("U0JANE0001", "jane", &stale);
     assert_eq!(h.handler.handle(click).await, ClickOutcome::NotRunning);
-    assert!(h.orca.patches().is_empty());
+    assert!(h.patches().is_empty());
     let ephemerals = h.first_ephemerals().await;
     assert!(
         ephemerals[0]["text"]
@@ -794,7 +798,7 @@ async fn an_input_that_changed_since_the_message_was_posted_judges_nothing() {
     let current = fixture_reference("myapp", Some((1, "ship")));
     let click = block_click_on("U0JANE0001", "jane", &current);
     assert_eq!(h.handler.handle(click).await, ClickOutcome::Recorded);
-    assert_eq!(h.orca.patches()[0].json()["judgmentInput"], "ship");
+    assert_eq!(h.patches()[0].body["judgmentInput"], "ship");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -805,15 +809,15 @@ async fn the_username_fallback_judges_a_verified_user_without_an_email() {
     })
     .await;
     h.record_posted_message();
-    h.slack.user_with_email("U0JANE0001", "jane", None);
+    h.slack.add_user(person("U0JANE0001", "jane", None));
     let outcome = h
         .handler
         .handle(block_click("U0JANE0001", "jane", Decision::Continue, None))
         .await;
     assert_eq!(outcome, ClickOutcome::Recorded);
-    assert_eq!(h.orca.patches()[0].header("X-SPINNAKER-USER"), Some("jane"));
+    assert_eq!(h.patches()[0].header("X-SPINNAKER-USER"), Some("jane"));
     assert_eq!(
-        h.orca.patches()[0].header("X-SPINNAKER-ACCOUNTS"),
+        h.patches()[0].header("X-SPINNAKER-ACCOUNTS"),
         None,
         "Fiat is off"
     );

@@ -377,11 +377,7 @@ impl Binder<'_> {
             &["reverb.slack.messageStyle"],
             MessageStyle::Blocks,
             "a message style (blocks or attachments)",
-            |text| match text.trim().to_ascii_lowercase().as_str() {
-                "blocks" => Some(MessageStyle::Blocks),
-                "attachments" => Some(MessageStyle::Attachments),
-                _ => None,
-            },
+            |text| text.parse::<MessageStyle>().ok(),
         )?;
         let threads = self.flag("reverb.slack.threads", false)?;
         let response_url_base = self

@@ -5,8 +5,7 @@ use std::path::Path;
 use crate::convert::format_duration;
 use crate::secret::Secret;
 use crate::settings::{
-    ConfigEntry, IdentityFallback, LogFormat, MessageStyle, Settings, SlackClientSettings,
-    SpinnakerUserRule,
+    ConfigEntry, IdentityFallback, LogFormat, Settings, SlackClientSettings, SpinnakerUserRule,
 };
 
 const NOT_SET: &str = "(not set)";
@@ -75,11 +74,10 @@ impl Settings {
             "reverb.templates.dir",
             optional(reverb.templates_dir.as_deref().map(display_path).as_deref()),
         );
-        let style = match reverb.message_style {
-            MessageStyle::Blocks => "blocks",
-            MessageStyle::Attachments => "attachments",
-        };
-        lines.add("reverb.slack.messageStyle", style.to_owned());
+        lines.add(
+            "reverb.slack.messageStyle",
+            reverb.message_style.as_str().to_owned(),
+        );
         lines.add("reverb.slack.threads", reverb.threads.to_string());
         lines.add(
             "reverb.slack.responseUrlBase",

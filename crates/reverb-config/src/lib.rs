@@ -32,7 +32,7 @@ pub use secret::Secret;
 pub use settings::{
     ConfigEntry, DeliverySettings, IdentityFallback, JudgmentSettings, LogFormat, MessageStyle,
     ReverbSettings, ServerSettings, Settings, SlackClientSettings, SlackSettings,
-    SpinnakerUserRule,
+    SpinnakerUserRule, UnknownMessageStyle,
 };
 pub use users_file::{UsersFile, UsersFileError};
 

@@ -205,7 +205,9 @@ impl Expansion<'_> {
         self.stack.pop();
         let name = name?.trim().to_owned();
         let canonical = canonical_key(&name);
-        if self.stack.contains(&canonical) {
+        // An empty name is never a key being expanded (the empty entries mark name and default
+        // expansions), so `${m:${:x}}` is `x`, as `${:x}` is.
+        if !canonical.is_empty() && self.stack.contains(&canonical) {
             return Err(PlaceholderProblem::Cycle(name));
         }
         match self.config.lookup(&name) {
@@ -275,6 +277,9 @@ fn default_separator(body: &str) -> Option<usize> {
     }
     None
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {

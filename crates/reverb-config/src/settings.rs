@@ -127,13 +127,45 @@ pub struct ReverbSettings {
     pub echo_base_url: Option<String>,
 }
 
-/// How Slack messages are built.
+/// How Slack messages are laid out (`reverb.slack.messageStyle`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MessageStyle {
+    /// Block Kit blocks inside one coloured attachment.
     #[default]
     Blocks,
-    /// Echo's legacy attachments, byte for byte.
+    /// Echo's legacy attachment, key for key.
     Attachments,
+}
+
+impl MessageStyle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Blocks => "blocks",
+            Self::Attachments => "attachments",
+        }
+    }
+}
+
+impl std::fmt::Display for MessageStyle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown message style '{0}': use 'blocks' or 'attachments'")]
+pub struct UnknownMessageStyle(pub String);
+
+impl std::str::FromStr for MessageStyle {
+    type Err = UnknownMessageStyle;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "blocks" => Ok(Self::Blocks),
+            "attachments" => Ok(Self::Attachments),
+            _ => Err(UnknownMessageStyle(s.to_string())),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -180,6 +212,7 @@ pub enum SpinnakerUserRule {
     LocalPart,
 }
 
+/// Tuning of the delivery engine (`reverb.delivery.*`); `reverb-slack` takes it as is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliverySettings {
     /// `reverb.delivery.maxAge`: give up on a message older than this (default 24h).
@@ -245,6 +278,18 @@ impl Default for JudgmentSettings {
             users_file: None,
             allow_guests: false,
             allow_external_users: false,
+        }
+    }
+}
+
+impl DeliverySettings {
+    /// `initialBackoff`, `maxBackoff` and `maxRetryAfter` as the one backoff: no wait before a
+    /// retry, computed or asked for with `Retry-After`, is longer than `maxRetryAfter`.
+    pub fn backoff(&self) -> reverb_support::Backoff {
+        reverb_support::Backoff {
+            initial: self.initial_backoff,
+            max: self.max_backoff,
+            ceiling: self.max_retry_after,
         }
     }
 }

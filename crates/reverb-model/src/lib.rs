@@ -18,5 +18,5 @@ pub use notification::{
     InteractiveActions, Notification, NotificationSource, Severity,
 };
 pub use orca::{Execution, Stage};
-pub use outbound::{DeliveryMethod, OutboundMessage, SlackClientKind};
+pub use outbound::{DeliveryMethod, MessageKind, OutboundMessage, SlackClientKind};
 pub use slack::SlackMessage;

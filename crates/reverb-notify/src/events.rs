@@ -3,6 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use reverb_model::outbound::Update;
 use reverb_model::{Event, EventKind, OrcaEventType, OutboundMessage, SlackClientKind, Stage};
 use reverb_templates::{
     BuildView, Decision, EventView, LayoutOptions, MessageContent, TemplateEngine,
@@ -13,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::NotifyContext;
 use crate::json::{self, parse_bool, path, truthy_str};
 use crate::judgment::{ResolvedJudgment, render_judgment_resolution};
-use crate::links::{event_link, execution_link, execution_ref_key, judgment_ref_key};
+use crate::links::{event_link, execution_link, execution_ref_key};
 
 /// The `when` values Orca reserves for manual-judgment notifications (sent via
 /// `POST /notifications`, never from events).
@@ -76,7 +77,14 @@ pub fn plan_event(
             continue;
         };
         let message = event_message(event, entry, kind, status, ctx, templates);
-        messages.push(route(message, kind, status, address, content, ctx));
+        messages.push(route(
+            message,
+            event_type.kind,
+            status,
+            address,
+            content,
+            ctx,
+        ));
     }
     messages
 }
@@ -257,27 +265,32 @@ fn build_info(execution: &Value) -> Option<BuildView> {
 /// `starting` message is the parent, stage messages reply to it and the final status edits it.
 fn route(
     message: reverb_model::SlackMessage,
-    kind: &str,
+    event_kind: EventKind,
     status: &str,
     address: &str,
     content: &Map<String, Value>,
     ctx: &NotifyContext,
 ) -> OutboundMessage {
+    let kind = event_kind.into();
     let Some(execution_id) = execution_id(content) else {
-        return OutboundMessage::post(kind, address, message);
+        return OutboundMessage::post(kind, address, message).into();
     };
     let key = execution_ref_key(execution_id, address);
-    match kind {
-        "pipeline" | "orchestration" if ctx.threads && status != "starting" => {
-            let mut update = OutboundMessage::update(kind, address, key, message);
-            update.post_if_missing = true;
-            update
+    match event_kind {
+        EventKind::Pipeline | EventKind::Orchestration if ctx.threads && status != "starting" => {
+            OutboundMessage::update(kind, address, key, message)
+                .or_post_if_missing()
+                .into()
         }
-        "pipeline" | "orchestration" => {
-            OutboundMessage::post(kind, address, message).with_ref_key(key)
+        EventKind::Pipeline | EventKind::Orchestration => {
+            OutboundMessage::post(kind, address, message)
+                .with_ref_key(key)
+                .into()
         }
-        _ if ctx.threads => OutboundMessage::post(kind, address, message).with_thread_key(key),
-        _ => OutboundMessage::post(kind, address, message),
+        _ if ctx.threads => OutboundMessage::post(kind, address, message)
+            .with_thread_key(key)
+            .into(),
+        _ => OutboundMessage::post(kind, address, message).into(),
     }
 }
 
@@ -373,13 +386,9 @@ fn judgment_updates(
     entries
         .into_iter()
         .map(|address| {
-            OutboundMessage::update(
-                "judgment_resolved",
-                address,
-                judgment_ref_key(execution_id, &stage_ref_id, address),
-                message.clone(),
-            )
-            .with_client(judgment_client(ctx))
+            Update::judgment_ended_in_orca(execution_id, &stage_ref_id, address, message.clone())
+                .with_client(judgment_client(ctx))
+                .into()
         })
         .collect()
 }

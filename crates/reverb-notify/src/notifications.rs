@@ -1,8 +1,10 @@
 //! `POST /notifications` with `notificationType: SLACK`: Echo's `SlackNotificationService` and
 //! `SlackInteractiveNotificationService`, plus Reverb's buttons on Orca manual judgments.
 
+use reverb_model::outbound::Update;
 use reverb_model::{
-    ButtonFields, Execution, InteractiveAction, Notification, OutboundMessage, SlackClientKind,
+    ButtonFields, Execution, InteractiveAction, MessageKind, Notification, OutboundMessage,
+    SlackClientKind,
 };
 use reverb_templates::{
     Decision, JudgmentGroup, JudgmentLinks, LayoutOptions, LegacyActions, LegacyButton,
@@ -157,19 +159,32 @@ fn plain_messages(
     };
     let layout = delivery.layout(n)?;
     let (content, kind) = if n.is_interactive() {
-        (MessageContent::Interactive(view), "interactive")
+        (MessageContent::Interactive(view), MessageKind::Interactive)
     } else {
-        (MessageContent::Notification(view), "notification")
+        (
+            MessageContent::Notification(view),
+            MessageKind::Notification,
+        )
     };
     let to = recipients(n)?;
     let message = templates.render(&content, &layout);
     Ok(to
         .iter()
         .map(|address| {
-            OutboundMessage::post(kind, address.as_str(), message.clone())
+            OutboundMessage::post(kind.clone(), address.as_str(), message.clone())
                 .with_client(delivery.client)
+                .into()
         })
         .collect())
+}
+
+/// The metrics kind of a manual-judgment template group: the group's name.
+fn group_kind(group: JudgmentGroup) -> MessageKind {
+    match group {
+        JudgmentGroup::Awaiting => MessageKind::ManualJudgment,
+        JudgmentGroup::Continue => MessageKind::ManualJudgmentContinue,
+        JudgmentGroup::Stop => MessageKind::ManualJudgmentStop,
+    }
 }
 
 /// Echo's formatters, chosen by exact name; anything else is the HTML default.
@@ -250,28 +265,24 @@ fn judgment_messages(
     let message = templates.render(&MessageContent::ManualJudgment(group, view), &layout);
     let mut messages = Vec::with_capacity(to.len() * 2);
     for address in to {
-        let post = OutboundMessage::post(group.template_group(), address.as_str(), message.clone())
+        let post = OutboundMessage::post(group_kind(group), address.as_str(), message.clone())
             .with_client(client);
-        let key = judgment_id
-            .as_ref()
-            .map(|(execution_id, ref_id)| judgment_ref_key(execution_id, ref_id, address));
-        match (key, &resolved) {
+        match (&judgment_id, &resolved) {
             // The awaiting message is the one later updates edit.
-            (Some(key), None) => messages.push(post.with_ref_key(key)),
+            (Some((execution_id, ref_id)), None) => messages.push(
+                post.with_ref_key(judgment_ref_key(execution_id, ref_id, address))
+                    .into(),
+            ),
             // Echo's "judged" message is new; the awaiting message is edited to match.
-            (Some(key), Some(resolved)) => {
-                messages.push(post);
+            (Some((execution_id, ref_id)), Some(resolved)) => {
+                messages.push(post.into());
                 messages.push(
-                    OutboundMessage::update(
-                        "judgment_resolved",
-                        address.as_str(),
-                        key,
-                        resolved.clone(),
-                    )
-                    .with_client(judgment_client(ctx)),
+                    Update::judgment_ended_in_orca(execution_id, ref_id, address, resolved.clone())
+                        .with_client(judgment_client(ctx))
+                        .into(),
                 );
             }
-            (None, _) => messages.push(post),
+            (None, _) => messages.push(post.into()),
         }
     }
     Ok(messages)

@@ -26,8 +26,8 @@ pub use fiat::{
     FiatUser, start_fake_fiat,
 };
 pub use orca::{
-    DeliveryKind, FakeOrca, FakeOrcaConfig, Judgment, OrcaDelivery, OrcaPatch, OrcaState,
-    SamplePipeline, start_fake_orca,
+    DeliveryKind, FakeOrca, FakeOrcaConfig, Judgment, OrcaDelivery, OrcaPatch, OrcaRequest,
+    OrcaState, SamplePipeline, start_fake_orca,
 };
 pub use recorder::{RecordedRequest, Recorder, start_recorder};
 pub use signing::{sign, slack_form_encode, slack_json};

@@ -1,6 +1,7 @@
 //! A server that records every request and answers with canned responses: the stand-in for
 //! Keel (`/notifications/callback`), a downstream Echo, or any other peer.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -63,6 +64,8 @@ struct RecorderData {
     responses: Vec<CannedResponse>,
     down: bool,
     delay: Duration,
+    /// Statuses for the next requests, in order (see [`Recorder::fail_next`]).
+    failures: VecDeque<u16>,
 }
 
 #[derive(Debug, Default)]
@@ -148,6 +151,15 @@ impl Recorder {
         self.state.data().down = down;
     }
 
+    /// The next `times` requests are recorded and answered `status` with an empty body (after
+    /// any queued before), e.g. a Keel that fails twice and then accepts.
+    pub fn fail_next(&self, times: usize, status: u16) {
+        self.state
+            .data()
+            .failures
+            .extend(std::iter::repeat_n(status, times));
+    }
+
     /// Hold every answer back this long.
     pub fn set_delay(&self, delay: Duration) {
         self.state.data().delay = delay;
@@ -186,8 +198,13 @@ async fn record(
         received_at: Instant::now(),
         received_at_system: SystemTime::now(),
     };
-    let (down, delay, canned) = {
+    let (down, delay, canned, failure) = {
         let mut data = state.data();
+        let failure = if data.down {
+            None
+        } else {
+            data.failures.pop_front()
+        };
         let canned = data
             .responses
             .iter()
@@ -195,13 +212,19 @@ async fn record(
             .max_by_key(|canned| canned.path_prefix.len())
             .cloned();
         data.requests.push(recorded);
-        (data.down, data.delay, canned)
+        (data.down, data.delay, canned, failure)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     if down {
         return HttpResponse::ServiceUnavailable().finish();
+    }
+    if let Some(status) = failure {
+        return HttpResponse::build(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        )
+        .finish();
     }
     match canned {
         Some(canned) => {

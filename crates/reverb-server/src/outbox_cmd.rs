@@ -59,8 +59,9 @@ fn list(store: &SqliteStore, now: i64, json: bool) -> Result<(), reverb_store::S
     if json {
         let row = |state: &str, m: &StoredMessage| {
             serde_json::json!({
-                "id": m.id, "state": state, "kind": m.message.kind, "channel": m.message.address,
-                "method": m.message.method.as_str(), "attempts": m.attempts,
+                "id": m.id, "state": state, "kind": m.message.kind().as_str(),
+                "channel": m.message.destination(),
+                "method": m.message.method().as_str(), "attempts": m.attempts,
                 "ageSeconds": (now - m.created_ms) / 1000, "lastError": m.last_error,
             })
         };
@@ -82,8 +83,8 @@ fn list(store: &SqliteStore, now: i64, json: bool) -> Result<(), reverb_store::S
                 "{:>8}  {:<8} {:<18} {:<24} {:>8} {:>8}  {}",
                 m.id,
                 state,
-                m.message.kind,
-                m.message.address,
+                m.message.kind(),
+                m.message.destination(),
                 m.attempts,
                 (now - m.created_ms) / 1000,
                 m.last_error.as_deref().unwrap_or("-")

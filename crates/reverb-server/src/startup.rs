@@ -7,22 +7,23 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpServer, web};
 use prometheus::Registry;
 use reverb_callbacks::{CallbackSettings, ClickHandler, IdentitySettings, SlackAppCheck};
-use reverb_config::Settings;
+use reverb_config::{Secret, ServerSettings, Settings};
+use reverb_echo::{EchoConfigError, EchoPassthrough};
 use reverb_model::judgment::ButtonKey;
 use reverb_notify::NotifyContext;
-use reverb_slack::{
-    DeliveryEngine, DeliveryMetrics, DeliverySettings, SlackClient, SlackClientConfig, SlackClients,
-};
+use reverb_slack::{DeliveryEngine, DeliveryMetrics, SlackClient, SlackClientConfig, SlackClients};
 use reverb_store::{SqliteStore, Store, StoreError};
-use reverb_templates::{MessageStyle, TemplateEngine, TemplateError, TemplateOptions};
+use reverb_support::{now_ms, off_thread};
+use reverb_templates::{TemplateEngine, TemplateError, TemplateOptions};
 
 use crate::http::body::{BodyLimits, close_after_unread_body};
-use crate::http::errors::{ApiError, jsonify_errors};
+use crate::http::errors::jsonify_errors;
 use crate::http::metrics::{HttpMetrics, record};
-use crate::routes;
+use crate::routes::health::StoreHealth;
+use crate::routes::{self, Shared};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +45,7 @@ pub enum BuildError {
     #[error("templates: {0}")]
     Templates(#[from] TemplateError),
     #[error(transparent)]
-    Echo(#[from] crate::echo::EchoConfigError),
+    Echo(#[from] EchoConfigError),
     #[error("the operating system's random source failed")]
     Random,
     #[error("resuming unfinished clicks: {0}")]
@@ -68,7 +69,7 @@ pub struct Application {
     server: Server,
     port: u16,
     delivery: Option<DeliveryEngine>,
-    echo: Option<crate::echo::EchoPassthrough>,
+    echo: Option<EchoPassthrough>,
     store: Arc<SqliteStore>,
     store_probe: tokio::task::JoinHandle<()>,
 }
@@ -76,7 +77,7 @@ pub struct Application {
 /// How long a closing connection may take to shut down cleanly before it is dropped.
 const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Echo's CORS headers, on every response (echo.md §1.8).
+/// Echo's CORS headers, on every response (docs/echo-contract.md, "CORS headers").
 fn cors_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
@@ -124,20 +125,6 @@ fn slack_clients(settings: &Settings, http: &reqwest::Client) -> SlackClients {
     }
 }
 
-fn delivery_settings(settings: &Settings) -> DeliverySettings {
-    let d = &settings.reverb.delivery;
-    DeliverySettings {
-        concurrency: d.concurrency,
-        channel_rate: d.channel_rate,
-        channel_burst: d.channel_burst,
-        max_age: d.max_age,
-        initial_backoff: d.initial_backoff,
-        max_backoff: d.max_backoff,
-        max_retry_after: d.max_retry_after,
-        response_url_base: settings.reverb.response_url_base.clone(),
-    }
-}
-
 fn notify_context(settings: &Settings, button_key: &ButtonKey) -> NotifyContext {
     NotifyContext {
         spinnaker_base_url: settings.spinnaker_base_url.clone(),
@@ -153,10 +140,7 @@ fn notify_context(settings: &Settings, button_key: &ButtonKey) -> NotifyContext 
 fn load_templates(settings: &Settings) -> Result<TemplateEngine, TemplateError> {
     TemplateEngine::load(TemplateOptions {
         override_dir: settings.reverb.templates_dir.clone(),
-        style: match settings.reverb.message_style {
-            reverb_config::MessageStyle::Blocks => MessageStyle::Blocks,
-            reverb_config::MessageStyle::Attachments => MessageStyle::Attachments,
-        },
+        style: settings.reverb.message_style,
     })
 }
 
@@ -167,21 +151,25 @@ const BUTTON_KEY_SECRET: &str = "judgment-button-key";
 /// buttons posted before a restart still work after it.
 async fn button_key(store: &Arc<SqliteStore>) -> Result<ButtonKey, BuildError> {
     let fresh = ButtonKey::generate_bytes().ok_or(BuildError::Random)?;
-    let store = store.clone();
-    let bytes = tokio::task::spawn_blocking(move || {
-        store.secret_or_insert(BUTTON_KEY_SECRET, &fresh, routes::health::now_ms())
+    let bytes = off_thread(store.clone(), move |s| {
+        s.secret_or_insert(BUTTON_KEY_SECRET, &fresh, now_ms())
     })
     .await
     .map_err(|_| BuildError::Random)??;
     Ok(ButtonKey::from_bytes(&bytes))
 }
 
-fn callback_settings(settings: &Arc<Settings>, button_key: ButtonKey) -> CallbackSettings {
+fn callback_settings(
+    settings: &Arc<Settings>,
+    button_key: ButtonKey,
+    signing_secret: &Secret,
+) -> CallbackSettings {
     let mut c = CallbackSettings::new(
         &settings.orca_base_url,
         &settings.spinnaker_base_url,
         button_key,
     );
+    c.signing_secret = Some(signing_secret.clone());
     let judgments = &settings.reverb.judgments;
     c.identity = IdentitySettings {
         fallback: judgments.identity_fallback,
@@ -228,6 +216,141 @@ pub async fn check_slack_token(settings: &Settings) -> Option<SlackAppCheck> {
     Some(SlackAppCheck::of(client.token_identity().await))
 }
 
+/// What every part of Reverb is built from.
+struct Core {
+    settings: Arc<Settings>,
+    store: Arc<SqliteStore>,
+    templates: Arc<TemplateEngine>,
+    button_key: ButtonKey,
+    registry: Registry,
+    http: reqwest::Client,
+}
+
+impl Core {
+    fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+}
+
+/// The Echo behind Reverb (`reverb.echo.baseUrl`), forwarding already, when there is one.
+fn start_echo(core: &Core) -> Result<Option<EchoPassthrough>, BuildError> {
+    let echo = EchoPassthrough::from_settings(
+        &core.settings,
+        core.store(),
+        core.http.clone(),
+        &core.registry,
+    )?;
+    if let Some(echo) = &echo {
+        echo.start();
+    }
+    Ok(echo)
+}
+
+/// The delivery engine over the outbox; `None` when Slack is off (Echo then sends nothing either).
+async fn start_delivery(
+    core: &Core,
+    clients: &SlackClients,
+) -> Result<Option<DeliveryEngine>, BuildError> {
+    if !core.settings.slack.enabled {
+        tracing::info!("slack.enabled is not true: Reverb sends nothing to Slack (as Echo)");
+        return Ok(None);
+    }
+    let engine = DeliveryEngine::start(
+        core.store(),
+        clients.clone(),
+        core.settings.reverb.response_url_base.clone(),
+        core.settings.reverb.delivery.clone(),
+        DeliveryMetrics::register(&core.registry)?,
+    )
+    .await?;
+    Ok(Some(engine))
+}
+
+/// The click handler, when Slack is on, a signing secret is set and a token can act on clicks.
+fn click_handler(
+    core: &Core,
+    delivery: Option<&DeliveryEngine>,
+    clients: SlackClients,
+) -> Result<Option<Arc<ClickHandler>>, BuildError> {
+    let secret = core.settings.slack.signing_secret.as_ref();
+    match (delivery, secret, clients.app.or(clients.legacy)) {
+        (Some(engine), Some(secret), Some(app_client)) => Ok(Some(Arc::new(ClickHandler::new(
+            core.store(),
+            engine.clone(),
+            app_client,
+            core.http.clone(),
+            callback_settings(&core.settings, core.button_key.clone(), secret),
+            crate::rendering::judgment_renderer(core.templates.clone()),
+            &core.registry,
+        )?))),
+        (Some(_), None, _) => {
+            tracing::warn!(
+                "no Slack signing secret (slack.app.signingSecret): callbacks are refused and manual judgments get no buttons"
+            );
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Resume unfinished clicks, then check the Slack app's token in the background; what it says
+/// is shown by `/health`.
+async fn start_clicks(clicks: Option<&Arc<ClickHandler>>) -> Result<SlackAppSlot, BuildError> {
+    let slack_app = SlackAppSlot::default();
+    if let Some(clicks) = clicks {
+        resume_clicks(clicks.clone()).await?;
+        let (clicks, slack_app) = (clicks.clone(), slack_app.clone());
+        tokio::spawn(async move {
+            let check = clicks.check_slack_app().await;
+            log_slack_app(&check);
+            *slack_app.write().unwrap_or_else(|p| p.into_inner()) = Some(check);
+        });
+    }
+    Ok(slack_app)
+}
+
+type SlackAppSlot = Arc<std::sync::RwLock<Option<SlackAppCheck>>>;
+
+/// Bind the address and start serving the route table on actix's workers.
+fn serve(server_settings: &ServerSettings, shared: Shared) -> Result<(Server, u16), BuildError> {
+    let address = format!("{}:{}", server_settings.address, server_settings.port);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(server_settings.max_connections.max(1));
+    let bind_error = |source| BuildError::Bind {
+        address: address.clone(),
+        source,
+    };
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(close_after_unread_body))
+            .wrap(from_fn(record))
+            .wrap(ErrorHandlers::new().default_handler(jsonify_errors))
+            .wrap(cors_headers())
+            .configure(|cfg| routes::configure(cfg, &shared))
+    })
+    // Bounded time and connections per client (docs/configuration.md, "Reverb's own keys"):
+    // the request head within the header timeout, nothing idle beyond the idle timeout, and
+    // `maxConnections` shared out over the workers (each worker stops accepting at its
+    // share; further clients wait in the listen backlog).
+    .workers(workers)
+    .client_request_timeout(server_settings.header_timeout)
+    .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+    .keep_alive(server_settings.idle_timeout)
+    .max_connections((server_settings.max_connections / workers).max(1))
+    .backlog(u32::try_from(server_settings.max_connections).unwrap_or(u32::MAX))
+    .bind(&address)
+    .map_err(bind_error)?
+    .shutdown_timeout(30);
+    let port = server
+        .addrs()
+        .first()
+        .map(std::net::SocketAddr::port)
+        .unwrap_or(server_settings.port);
+    tracing::info!(%address, port, "Reverb listening");
+    Ok((server.run(), port))
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, BuildError> {
         let settings = Arc::new(settings);
@@ -236,161 +359,52 @@ impl Application {
         let templates = Arc::new(load_templates(&settings)?);
         // Only the serving process locks the store; `reverb outbox` opens it beside us.
         let store = Arc::new(SqliteStore::open_for_serving(&settings.reverb.store_path)?);
-        let (store_health, store_probe) =
-            routes::health::StoreHealth::start(store.clone() as Arc<dyn Store>).await;
-        let button_key = button_key(&store).await?;
-        let registry = Registry::new();
-        let http_metrics = HttpMetrics::register(&registry)?;
-        let delivery_metrics = DeliveryMetrics::register(&registry)?;
-        let http = http_client(Duration::from_secs(30))?;
-        let echo = crate::echo::EchoPassthrough::from_settings(
-            &settings,
-            store.clone() as Arc<dyn Store>,
-            http.clone(),
-            &registry,
-        )?;
-        if let Some(echo) = &echo {
-            echo.start();
-        }
-
-        let clients = slack_clients(&settings, &http);
-        let delivery = if settings.slack.enabled {
-            Some(
-                DeliveryEngine::start(
-                    store.clone() as Arc<dyn Store>,
-                    clients.clone(),
-                    delivery_settings(&settings),
-                    delivery_metrics,
-                )
-                .await?,
-            )
-        } else {
-            tracing::info!("slack.enabled is not true: Reverb sends nothing to Slack (as Echo)");
-            None
-        };
-        let clicks = match (
-            &delivery,
-            &settings.slack.signing_secret,
-            clients.app.or(clients.legacy),
-        ) {
-            (Some(engine), Some(_), Some(app_client)) => Some(Arc::new(ClickHandler::new(
-                store.clone() as Arc<dyn Store>,
-                engine.clone(),
-                app_client,
-                http.clone(),
-                callback_settings(&settings, button_key.clone()),
-                crate::rendering::judgment_renderer(templates.clone()),
-                &registry,
-            )?)),
-            (Some(_), None, _) => {
-                tracing::warn!(
-                    "no Slack signing secret (slack.app.signingSecret): callbacks are refused and manual judgments get no buttons"
-                );
-                None
-            }
-            _ => None,
-        };
-
-        let slack_app = Arc::new(std::sync::RwLock::new(None));
-        if let Some(clicks) = &clicks {
-            resume_clicks(clicks.clone()).await?;
-            let (clicks, slack_app) = (clicks.clone(), slack_app.clone());
-            tokio::spawn(async move {
-                let check = clicks.check_slack_app().await;
-                log_slack_app(&check);
-                *slack_app.write().unwrap_or_else(|p| p.into_inner()) = Some(check);
-            });
-        }
-        let state = web::Data::new(AppState {
-            notify: notify_context(&settings, &button_key),
-            slack_app,
-            settings: settings.clone(),
-            delivery: delivery.clone(),
+        let (store_health, store_probe) = StoreHealth::start(store.clone()).await;
+        let core = Core {
+            button_key: button_key(&store).await?,
+            http: http_client(Duration::from_secs(30))?,
+            registry: Registry::new(),
+            settings,
+            store,
             templates,
+        };
+        let http_metrics = HttpMetrics::register(&core.registry)?;
+        let echo = start_echo(&core)?;
+        let clients = slack_clients(&core.settings, &core.http);
+        let delivery = start_delivery(&core, &clients).await?;
+        let clicks = click_handler(&core, delivery.as_ref(), clients)?;
+        let slack_app = start_clicks(clicks.as_ref()).await?;
+
+        let body_limits = BodyLimits::new(
+            core.settings.server.max_buffered_body_bytes,
+            core.settings.server.max_request_body_bytes,
+            core.settings.server.body_timeout,
+        );
+        let state = AppState {
+            notify: notify_context(&core.settings, &core.button_key),
+            slack_app,
+            settings: core.settings.clone(),
+            delivery: delivery.clone(),
+            templates: core.templates,
             clicks,
-            registry,
+            registry: core.registry,
             runtime: tokio::runtime::Handle::current(),
             echo: echo.clone(),
             store_health,
-        });
-        let echo_data = echo.clone().map(web::Data::new);
-        let http_metrics = web::Data::new(http_metrics);
-
-        let address = format!("{}:{}", settings.server.address, settings.server.port);
-        let server_settings = &settings.server;
-        let body_limits = web::Data::new(BodyLimits::new(
-            server_settings.max_buffered_body_bytes,
-            server_settings.max_request_body_bytes,
-            server_settings.body_timeout,
-        ));
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(server_settings.max_connections.max(1));
-        let bind_error = |source| BuildError::Bind {
-            address: address.clone(),
-            source,
         };
-
-        let server = HttpServer::new(move || {
-            let app = App::new()
-                .app_data(state.clone())
-                .app_data(http_metrics.clone())
-                .app_data(body_limits.clone())
-                .wrap(from_fn(close_after_unread_body))
-                .wrap(from_fn(record))
-                .wrap(ErrorHandlers::new().default_handler(jsonify_errors))
-                .wrap(cors_headers())
-                .route("/health", web::get().to(routes::health::health))
-                .route("/health", web::head().to(routes::health::health_head))
-                .route("/metrics", web::get().to(routes::metrics::metrics))
-                .route("/", web::post().to(routes::events::receive_event))
-                .route(
-                    "/notifications",
-                    web::post().to(routes::notifications::create_notification),
-                )
-                .route(
-                    "/notifications/metadata",
-                    web::get().to(routes::metadata::metadata),
-                )
-                .route(
-                    "/notifications/callbacks/{source}",
-                    web::post().to(routes::callbacks::slack_callback),
-                );
-            // Everything else goes to the Echo behind Reverb, when there is one.
-            match &echo_data {
-                Some(echo) => app
-                    .app_data(echo.clone())
-                    .default_service(web::to(crate::echo::proxy_to_echo)),
-                None => app.default_service(web::to(fallback)),
-            }
-        })
-        // Bounded time and connections per client (docs/configuration.md, "Reverb's own keys"):
-        // the request head within the header timeout, nothing idle beyond the idle timeout, and
-        // `maxConnections` shared out over the workers (each worker stops accepting at its
-        // share; further clients wait in the listen backlog).
-        .workers(workers)
-        .client_request_timeout(server_settings.header_timeout)
-        .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
-        .keep_alive(server_settings.idle_timeout)
-        .max_connections((server_settings.max_connections / workers).max(1))
-        .backlog(u32::try_from(server_settings.max_connections).unwrap_or(u32::MAX))
-        .bind(&address)
-        .map_err(bind_error)?
-        .shutdown_timeout(30);
-        let port = server
-            .addrs()
-            .first()
-            .map(std::net::SocketAddr::port)
-            .unwrap_or(server_settings.port);
-        let server = server.run();
-
-        tracing::info!(%address, port, "Reverb listening");
+        let shared = Shared {
+            state: web::Data::new(state),
+            http_metrics: web::Data::new(http_metrics),
+            body_limits: web::Data::new(body_limits),
+            echo: echo.clone().map(web::Data::new),
+        };
+        let (server, port) = serve(&core.settings.server, shared)?;
         Ok(Self {
             server,
             port,
             delivery,
             echo,
-            store,
+            store: core.store,
             store_probe,
         })
     }
@@ -411,23 +425,11 @@ impl Application {
         if let Some(echo) = &self.echo {
             echo.shutdown(Duration::from_secs(5)).await;
         }
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+        match off_thread(self.store.clone(), |s| s.checkpoint()).await {
             Ok(Ok(())) => tracing::info!("store flushed; Reverb stopped"),
             Ok(Err(e)) => tracing::warn!(error = %e, "store checkpoint failed"),
             Err(e) => tracing::warn!(error = %e, "store checkpoint failed"),
         }
         result
     }
-}
-
-/// Unknown routes: 404 in Spinnaker's shape; CORS preflights for any path get a 200.
-async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    if req.method() == actix_web::http::Method::OPTIONS {
-        return Ok(HttpResponse::Ok().finish());
-    }
-    Err(ApiError::new(
-        actix_web::http::StatusCode::NOT_FOUND,
-        format!("No handler for {} {}", req.method(), req.path()),
-    ))
 }

@@ -35,30 +35,16 @@ pub struct AppState {
 
 impl AppState {
     /// Store messages in the outbox before the caller gets its answer. A store failure is a 503:
-    /// nothing was accepted, so the caller's retry loses nothing.
+    /// nothing was accepted, so the caller's retry loses nothing. (An edit from Orca's side of a
+    /// judgment decided in Slack is left out by the store: the message says so itself, see
+    /// `reverb_model::outbound::Update::judgment_ended_in_orca`.)
     pub async fn enqueue(&self, messages: Vec<OutboundMessage>) -> Result<(), ApiError> {
         let Some(engine) = &self.delivery else {
             return Ok(());
         };
-        let messages = messages
-            .into_iter()
-            .map(guard_judgment_edit)
-            .collect::<Vec<_>>();
         engine.enqueue(messages).await.map(|_| ()).map_err(|e| {
             tracing::error!(error = %e, "could not store messages");
             ApiError::unavailable("Reverb could not store the messages; retry later")
         })
     }
-}
-
-/// A judgment decided by a click in Slack already shows who decided and how; Orca's later
-/// "judged" notification or stage event must not overwrite that richer view. The store drops
-/// such an edit atomically if the judgment is decided (see `OutboundMessage::unless_judgment_decided`).
-fn guard_judgment_edit(mut message: OutboundMessage) -> OutboundMessage {
-    if message.kind == "judgment_resolved"
-        && let Some((judgment, _lane)) = message.ref_key.as_deref().and_then(|k| k.split_once('@'))
-    {
-        message.unless_judgment_decided = Some(judgment.to_string());
-    }
-    message
 }

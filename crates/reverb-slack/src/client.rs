@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reverb_model::SlackMessage;
+use reverb_support::http::retry_after;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -171,7 +172,7 @@ impl SlackClient {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let status = resp.status().as_u16();
-        let retry_after = retry_after(&resp);
+        let retry_after = retry_after(resp.headers());
         let text = resp
             .text()
             .await
@@ -363,7 +364,7 @@ impl SlackClient {
             .await
             .map_err(|e| SlackError::transport(method, &e))?;
         let status = resp.status().as_u16();
-        let retry_after = retry_after(&resp);
+        let retry_after = retry_after(resp.headers());
         let text = resp.text().await.unwrap_or_default();
         if status == 200 {
             Ok(())
@@ -419,54 +420,5 @@ fn parse_user(user: &Value, fallback_id: &str) -> SlackUser {
         is_bot: flag("is_bot") || flag("is_app_user"),
         is_guest: flag("is_restricted") || flag("is_ultra_restricted"),
         is_stranger: flag("is_stranger"),
-    }
-}
-
-fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    resp.headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after)
-}
-
-/// Slack's `Retry-After`: whole seconds. A number too large for any clock is read as "as long as
-/// possible" (the engine clamps it to `reverb.delivery.maxRetryAfter`), not as absent; anything
-/// that is not a number is absent, and the caller's default applies.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    let digits = value.trim();
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(Duration::from_secs(
-        digits.parse::<u64>().unwrap_or(u64::MAX),
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_is_read_as_seconds_and_saturates() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after(" 30 "), Some(Duration::from_secs(30)));
-        assert_eq!(
-            parse_retry_after("18446744073709551615"),
-            Some(Duration::from_secs(u64::MAX))
-        );
-        assert_eq!(
-            parse_retry_after("99999999999999999999999999"),
-            Some(Duration::from_secs(u64::MAX))
-        );
-        for junk in [
-            "",
-            "-1",
-            "1.5",
-            "soon",
-            "Wed, 21 Oct 2015 07:28:00 GMT",
-            "+3",
-        ] {
-            assert_eq!(parse_retry_after(junk), None, "{junk:?}");
-        }
     }
 }

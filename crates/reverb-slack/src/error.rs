@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use reverb_support::http::{TransportFailure, status_is_retryable};
+
 /// What to do about a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -51,20 +53,19 @@ impl SlackError {
         }
     }
 
+    /// No answer came (reverb-support's transport classification). reqwest's Display can
+    /// include the URL; for webhooks the URL holds the token, so only the kind of failure is
+    /// kept.
     pub(crate) fn transport(method: &'static str, err: &reqwest::Error) -> Self {
-        let code = if err.is_timeout() {
-            "timeout"
-        } else if err.is_connect() {
-            "connection_failed"
-        } else {
-            "transport_error"
-        };
-        // reqwest's Display can include the URL; for webhooks the URL holds the token, so only
-        // the kind of failure is kept.
+        let failure = TransportFailure::of(err);
         Self {
             method,
-            code: code.to_string(),
-            class: ErrorClass::Retryable,
+            code: failure.code().to_string(),
+            class: if failure.is_retryable() {
+                ErrorClass::Retryable
+            } else {
+                ErrorClass::Permanent
+            },
             http_status: None,
             detail: None,
         }
@@ -80,7 +81,7 @@ impl SlackError {
             429 => ErrorClass::RateLimited {
                 retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
             },
-            408 | 500..=599 => ErrorClass::Retryable,
+            _ if status_is_retryable(status) => ErrorClass::Retryable,
             _ => ErrorClass::Permanent,
         };
         let code = match status {
@@ -161,6 +162,11 @@ mod tests {
         assert_eq!(
             SlackError::http("m", 503, None, "").class,
             ErrorClass::Retryable
+        );
+        assert_eq!(
+            SlackError::http("m", 501, None, "").class,
+            ErrorClass::Permanent,
+            "the same request is refused again"
         );
         let gone = SlackError::http("webhook", 404, None, "channel_not_found");
         assert_eq!(gone.class, ErrorClass::Permanent);

@@ -8,13 +8,12 @@ mod client;
 mod engine;
 mod error;
 mod metrics;
-mod pacing;
 mod response_url;
 
 pub use client::{PostedMessage, SlackClient, SlackClientConfig, SlackUser, TokenIdentity};
-pub use engine::{DeliveryEngine, DeliverySettings, EnqueueError, SlackClients};
+pub use engine::{DeliveryEngine, EnqueueError, SlackClients, TokenBucket};
 pub use error::{ErrorClass, SlackError};
 pub use metrics::DeliveryMetrics;
-pub use pacing::TokenBucket;
 
+pub use reverb_config::DeliverySettings;
 pub use reverb_model::OutboundMessage;

@@ -14,7 +14,7 @@ use crate::types::{
     ClickAcceptance, ForwardedRequest, JudgmentClaim, MessageRef, OutboxStats, PendingClick,
     QueuedMessage, StoreError, StoredMessage,
 };
-use reverb_model::OutboundMessage;
+use reverb_model::{MessageKind, OutboundMessage};
 
 /// How long a statement waits for another connection's write lock (`reverb outbox retry` is
 /// a short-lived writer beside the server).
@@ -280,17 +280,18 @@ impl Store for SqliteStore {
                     "SELECT 1 FROM judgments WHERE judgment_key = ?1 AND state = 'decided'",
                 )?;
                 for (message, body) in messages.iter().zip(&bodies) {
-                    if let Some(key) = &message.unless_judgment_decided
+                    if let Some(key) = message.unless_judgment_decided()
                         && decided.exists([key])?
                     {
                         continue;
                     }
                     let lane = message.lane();
-                    insert.execute(params![lane, message.kind, body, now_ms])?;
+                    let kind = message.kind();
+                    insert.execute(params![lane, kind.as_str(), body, now_ms])?;
                     queued.push(QueuedMessage {
                         id: tx.last_insert_rowid(),
                         lane,
-                        kind: message.kind.clone(),
+                        kind: kind.clone(),
                         next_attempt_ms: now_ms,
                     });
                 }
@@ -315,7 +316,7 @@ impl Store for SqliteStore {
                     Ok(QueuedMessage {
                         id: r.get(0)?,
                         lane: r.get(1)?,
-                        kind: r.get(2)?,
+                        kind: MessageKind::parse(&r.get::<_, String>(2)?),
                         next_attempt_ms: r.get(3)?,
                     })
                 })?
@@ -409,7 +410,12 @@ impl Store for SqliteStore {
             tx.execute(
                 "INSERT INTO outbox (lane, kind, body, created_ms, next_attempt_ms)
                  VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![old.message.lane(), old.message.kind, body, now_ms],
+                params![
+                    old.message.lane(),
+                    old.message.kind().as_str(),
+                    body,
+                    now_ms
+                ],
             )?;
             let revived = StoredMessage {
                 id: tx.last_insert_rowid(),
@@ -736,15 +742,20 @@ mod tests {
     use super::*;
     use reverb_model::SlackMessage;
 
+    fn text(text: &str) -> SlackMessage {
+        SlackMessage {
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+
     fn msg(address: &str, text: &str) -> OutboundMessage {
         OutboundMessage::post(
-            "pipeline",
+            reverb_model::event::EventKind::Pipeline.into(),
             address,
-            SlackMessage {
-                text: text.into(),
-                ..Default::default()
-            },
+            self::text(text),
         )
+        .into()
     }
 
     #[test]
@@ -767,7 +778,7 @@ mod tests {
         let pending = store.pending().unwrap();
         let texts: Vec<_> = pending
             .iter()
-            .map(|m| m.message.message.text.as_str())
+            .map(|m| m.message.message().text.as_str())
             .collect();
         assert_eq!(texts, ["one", "two", "three"]);
         let r = MessageRef {
@@ -957,8 +968,14 @@ mod tests {
     #[test]
     fn edits_of_decided_judgments_are_not_stored() {
         let store = SqliteStore::in_memory().unwrap();
-        let mut edit = msg("#a", "judged in Deck");
-        edit.unless_judgment_decided = Some("judgment:e:1".into());
+        let edit: OutboundMessage = reverb_model::outbound::Update::judgment_ended_in_orca(
+            "e",
+            "1",
+            "#a",
+            text("judged in Deck"),
+        )
+        .into();
+        assert_eq!(edit.unless_judgment_decided(), Some("judgment:e:1"));
         assert_eq!(
             store.enqueue(std::slice::from_ref(&edit), 1).unwrap().len(),
             1
@@ -973,7 +990,7 @@ mod tests {
         assert_eq!(stored.len(), 1);
         let pending = store.pending().unwrap();
         assert_eq!(pending.len(), 2);
-        assert_eq!(pending[1].message.message.text, "other");
+        assert_eq!(pending[1].message.message().text, "other");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-use reverb_model::OutboundMessage;
+use reverb_model::{MessageKind, OutboundMessage};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +48,7 @@ pub struct QueuedMessage {
     pub id: i64,
     /// The ordering lane (`OutboundMessage::lane`).
     pub lane: String,
-    pub kind: String,
+    pub kind: MessageKind,
     pub next_attempt_ms: i64,
 }
 

@@ -1,15 +1,14 @@
 //! Loading the templates (built-in + operator overrides) and rendering a message with them.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use reverb_model::SlackMessage;
 use serde::Serialize;
 use serde_json::Value;
 use tera::{Context, Tera};
+
+use reverb_support::error_chain;
 
 use crate::error::TemplateError;
 use crate::views::{JudgmentButton, JudgmentButtons, LayoutOptions, MessageContent};
@@ -94,46 +93,7 @@ const LAYOUT: &str = "layout.tera";
 pub const FOOTER: &str = "Spinnaker";
 pub const FOOTER_ICON: &str = "https://avatars0.githubusercontent.com/u/7634182?s=200&v=4";
 
-/// How messages are laid out (`reverb.slack.messageStyle`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MessageStyle {
-    /// Block Kit blocks inside one coloured attachment.
-    #[default]
-    Blocks,
-    /// Echo's legacy attachment, key for key.
-    Attachments,
-}
-
-impl MessageStyle {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Blocks => "blocks",
-            Self::Attachments => "attachments",
-        }
-    }
-}
-
-impl fmt::Display for MessageStyle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown message style '{0}': use 'blocks' or 'attachments'")]
-pub struct UnknownMessageStyle(pub String);
-
-impl FromStr for MessageStyle {
-    type Err = UnknownMessageStyle;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "blocks" => Ok(Self::Blocks),
-            "attachments" => Ok(Self::Attachments),
-            _ => Err(UnknownMessageStyle(s.to_string())),
-        }
-    }
-}
+pub use reverb_config::{MessageStyle, UnknownMessageStyle};
 
 #[derive(Debug, Clone, Default)]
 pub struct TemplateOptions {
@@ -401,10 +361,7 @@ impl TemplateEngine {
 }
 
 fn now_epoch_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    reverb_support::now_ms().div_euclid(1000)
 }
 
 fn builtin_source(name: &str) -> Option<&'static str> {
@@ -574,17 +531,6 @@ fn tera_failure(name: &str, error: &tera::Error) -> RenderFailure {
         template: failing_template(error).unwrap_or_else(|| name.to_string()),
         message: error_chain(error),
     }
-}
-
-/// The whole cause chain of a Tera error on one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(cause) = source {
-        parts.push(cause.to_string());
-        source = cause.source();
-    }
-    parts.join(": ")
 }
 
 /// The innermost template a Tera error names (`... while rendering 'x.tera'`, `Failed to parse 'x'`).

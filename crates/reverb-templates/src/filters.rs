@@ -121,32 +121,7 @@ pub fn slack_date(epoch_seconds: i64) -> String {
     )
 }
 
-/// `2024-04-08 10:05 UTC`.
-pub fn utc_minutes(epoch_seconds: i64) -> String {
-    let days = epoch_seconds.div_euclid(86_400);
-    let second_of_day = epoch_seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        second_of_day / 3600,
-        (second_of_day % 3600) / 60
-    )
-}
-
-/// Days since 1970-01-01 → proleptic Gregorian (year, month, day) (Howard Hinnant's algorithm).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
+pub use reverb_support::clock::{civil_from_days, utc_minutes};
 
 #[cfg(test)]
 mod tests {

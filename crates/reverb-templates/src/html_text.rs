@@ -566,6 +566,9 @@ fn slack_safe_url(url: &str) -> String {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

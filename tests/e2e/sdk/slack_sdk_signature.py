@@ -2,7 +2,7 @@
 
 Reads a JSON object {"secret": ..., "timestamp": ..., "body": ...} on standard input and prints
 the X-Slack-Signature value that slack_sdk computes for it. The end-to-end tests use it to check
-that Reverb accepts what Slack's SDK signs (tests/e2e/tests/judgments.rs).
+that Reverb accepts what Slack's SDK signs (tests/e2e/tests/it/judgments.rs).
 """
 
 import json

@@ -17,7 +17,7 @@ use crate::process::{ReverbConfig, ReverbProcess};
 use crate::report::{self, Table, Target, fmt_mib, fmt_ms};
 use crate::stats::{median, ms, round3};
 
-/// Echo's published figures (tooling.md §3): spinnaker.io's sizing example requests 128Mi,
+/// Echo's published figures (docs/echo-contract.md): spinnaker.io's sizing example requests 128Mi,
 /// kustomization-base requests 1200Mi; Armory's startupProbe allows 180 s.
 const ECHO_REQUEST_MIN_MIB: f64 = 128.0;
 const ECHO_REQUEST_MAX_MIB: f64 = 1200.0;

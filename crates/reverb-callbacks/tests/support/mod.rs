@@ -1,15 +1,8 @@
-//! Fakes of Orca, Slack and Keel over real HTTP, and a harness wiring a `ClickHandler` to them
-//! with an in-memory store and a real delivery engine.
+//! A harness wiring a `ClickHandler` to the sandbox's fake Orca, Slack and Fiat (and a recorder
+//! standing in for Keel) over real HTTP, with an in-memory store and a real delivery engine.
 
-#![allow(dead_code)]
-
-pub mod http;
-
-use http::eventually;
-
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus::Registry;
@@ -22,21 +15,42 @@ use reverb_model::SlackMessage;
 use reverb_model::judgment::{
     ACTION_CONTINUE, ACTION_STOP, ButtonKey, ButtonRef, Decision as ButtonDecision, InputChoice,
 };
+use reverb_sandbox::{
+    FakeFiat, FakeFiatConfig, FakeOrca, FakeOrcaConfig, FakeSlack, FakeSlackConfig,
+    FiatPermissions, MessageOrigin, OrcaPatch, OrcaRequest, RecordedRequest, Recorder, SlackCall,
+    SlackChannel, SlackStoredMessage, SlackUser, eventually, start_fake_fiat, start_fake_orca,
+    start_fake_slack, start_recorder,
+};
 use reverb_slack::{
     DeliveryEngine, DeliveryMetrics, DeliverySettings, SlackClient, SlackClientConfig, SlackClients,
 };
 use reverb_store::{MessageRef, SqliteStore, Store};
 use serde_json::{Value, json};
 
-use http::{FakeServer, Recorded, Reply};
-
 pub const EXECUTION_ID: &str = "01HTZ8Q5M3K7V2N9P4R6S8T0WX";
 pub const STAGE_ID: &str = "01HTZ8Q5N1B4C6D8E0F2G4H6J8";
+/// The fake Slack's `#deploy-approvals`, where the fixtures' judgment message is.
 pub const CHANNEL_ID: &str = "C0DEPLOY01";
+/// The judgment message the block-actions fixture clicks on.
+pub const MESSAGE_TS: &str = "1712570401.000300";
 pub const SIGNING_SECRET: &[u8] = b"test-signing-secret";
 pub const WAIT: Duration = Duration::from_secs(10);
-/// The bot token's workspace, as the fixtures name it.
-pub const TEAM_ID: &str = "T00000000";
+/// The role the fixture's judgment stage names (`selectedStageRoles`).
+pub const STAGE_ROLE: &str = "release-managers";
+/// Who these tests click as: with Fiat off, Orca's role check lets exactly these judge unless a
+/// test says otherwise ([`Options::judges`]).
+pub const JUDGES: &[&str] = &[
+    "jane@example.com",
+    "john@doe.com",
+    "user0@example.com",
+    "user1@example.com",
+    "user2@example.com",
+    "user3@example.com",
+    "user4@example.com",
+    "user5@example.com",
+    // `identityFallback: username`
+    "jane",
+];
 
 /// The installation's button key in these tests.
 pub fn test_key() -> ButtonKey {
@@ -46,267 +60,31 @@ pub fn test_key() -> ButtonKey {
 pub const EXECUTION_FIXTURE: &str = include_str!("../fixtures/execution-running.json");
 pub const BLOCK_ACTIONS_FIXTURE: &str = include_str!("../fixtures/callback-block-actions.json");
 pub const INTERACTIVE_FIXTURE: &str = include_str!("../fixtures/callback-interactive-message.json");
-pub const USERS_INFO_FIXTURE: &str = include_str!("../fixtures/users-info.json");
 
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-// ---------------------------------------------------------------------------------------------
-// Fake Orca
-
-/// Orca's behaviour around manual judgments: PATCH writes the context like
-/// `CompoundExecutionOperator.updateStage`; the next GET plays `WaitForManualJudgmentTask`
-/// (role check → revert, else the stage ends SUCCEEDED/TERMINAL).
-pub struct OrcaState {
-    pub execution: Value,
-    /// GETs answered 503 before Orca "comes up".
-    pub unavailable_gets: usize,
-    /// `None`: Fiat off, everyone may judge. `Some`: only these users pass the role check.
-    pub authorised: Option<HashSet<String>>,
-    /// Status for PATCH; 200 applies it.
-    pub patch_status: u16,
-    /// Orca's empty-200 failure: answer 200 but store nothing.
-    pub patch_lost: bool,
-    judgment_pending: bool,
+/// A Slack workspace member.
+pub fn person(id: &str, name: &str, email: Option<&str>) -> SlackUser {
+    SlackUser::new(id, name, name, email)
 }
 
-pub struct FakeOrca {
-    pub server: FakeServer,
-    pub state: Arc<Mutex<OrcaState>>,
+/// Poll `probe` until it answers, or panic naming `what` after [`WAIT`].
+pub async fn wait_for<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    eventually(WAIT, probe)
+        .await
+        .unwrap_or_else(|| panic!("timed out after {WAIT:?} waiting for {what}"))
 }
-
-impl FakeOrca {
-    pub async fn start(execution: Value) -> Self {
-        let state = Arc::new(Mutex::new(OrcaState {
-            execution,
-            unavailable_gets: 0,
-            authorised: None,
-            patch_status: 200,
-            patch_lost: false,
-            judgment_pending: false,
-        }));
-        let shared = state.clone();
-        let server = FakeServer::start(Arc::new(move |r: &Recorded| {
-            orca_answer(&mut shared.lock().unwrap(), r)
-        }))
-        .await;
-        Self { server, state }
-    }
-
-    pub fn patches(&self) -> Vec<Recorded> {
-        self.server.matching("PATCH", "/pipelines/")
-    }
-
-    pub fn gets(&self) -> Vec<Recorded> {
-        self.server.matching("GET", "/pipelines/")
-    }
-
-    pub fn with_state(&self, change: impl FnOnce(&mut OrcaState)) {
-        change(&mut self.state.lock().unwrap());
-    }
-
-    pub fn stage(&self) -> Value {
-        self.state.lock().unwrap().execution["stages"][0].clone()
-    }
-}
-
-fn orca_answer(state: &mut OrcaState, r: &Recorded) -> Reply {
-    let execution_path = format!("/pipelines/{EXECUTION_ID}");
-    match r.method.as_str() {
-        "GET" if r.path() == execution_path => {
-            if state.unavailable_gets > 0 {
-                state.unavailable_gets -= 1;
-                return Reply::status(503, r#"{"error":"Service Unavailable"}"#);
-            }
-            if state.judgment_pending {
-                state.judgment_pending = false;
-                run_judgment_task(state);
-            }
-            Reply::json(state.execution.clone())
-        }
-        "GET" => Reply::status(
-            404,
-            r#"{"error":"Not Found","message":"Execution not found"}"#,
-        ),
-        "PATCH" => {
-            if state.patch_status != 200 {
-                return Reply::status(
-                    state.patch_status,
-                    r#"{"error":"Forbidden","message":"Access is denied"}"#,
-                );
-            }
-            if state.patch_lost {
-                return Reply::status(200, "");
-            }
-            let user = r
-                .header("X-SPINNAKER-USER")
-                .unwrap_or("anonymous")
-                .to_string();
-            let stage_id = r.path().rsplit('/').next().unwrap_or_default().to_string();
-            let Some(stage) = stage_mut(state, &stage_id) else {
-                return Reply::status(200, "");
-            };
-            let context = stage["context"].as_object_mut().unwrap();
-            for (k, v) in r.json().as_object().unwrap() {
-                context.insert(k.clone(), v.clone());
-            }
-            context.insert("lastModifiedBy".into(), json!(user));
-            stage["lastModified"] =
-                json!({"user": user, "allowedAccounts": [], "lastModifiedTime": 1});
-            state.judgment_pending = true;
-            Reply::json(state.execution.clone())
-        }
-        _ => Reply::status(405, ""),
-    }
-}
-
-fn stage_mut<'a>(state: &'a mut OrcaState, stage_id: &str) -> Option<&'a mut Value> {
-    state.execution["stages"]
-        .as_array_mut()?
-        .iter_mut()
-        .find(|s| s["id"] == stage_id)
-}
-
-fn run_judgment_task(state: &mut OrcaState) {
-    let authorised = state.authorised.clone();
-    for stage in state.execution["stages"].as_array_mut().unwrap() {
-        if stage["type"] != "manualJudgment" || stage["status"] != "RUNNING" {
-            continue;
-        }
-        let status = stage["context"]["judgmentStatus"]
-            .as_str()
-            .unwrap_or_default()
-            .to_lowercase();
-        if status.is_empty() {
-            continue;
-        }
-        let user = stage["lastModified"]["user"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        if authorised
-            .as_ref()
-            .is_some_and(|allowed| !allowed.contains(&user))
-        {
-            stage["context"]["judgmentStatus"] = json!("");
-            continue;
-        }
-        stage["status"] = json!(if status == "continue" {
-            "SUCCEEDED"
-        } else {
-            "TERMINAL"
-        });
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fake Slack
-
-/// How `users.info` answers for a user id.
-#[derive(Clone)]
-pub enum UserAnswer {
-    Found(Value),
-    SlackError(&'static str),
-    HttpError(u16),
-}
-
-pub struct FakeSlack {
-    pub server: FakeServer,
-    pub users: Arc<Mutex<HashMap<String, UserAnswer>>>,
-}
-
-impl FakeSlack {
-    pub async fn start() -> Self {
-        let users: Arc<Mutex<HashMap<String, UserAnswer>>> = Arc::default();
-        let known = users.clone();
-        let server = FakeServer::start(Arc::new(move |r: &Recorded| {
-            slack_answer(&known.lock().unwrap(), r)
-        }))
-        .await;
-        Self { server, users }
-    }
-
-    pub fn user(&self, id: &str, answer: UserAnswer) {
-        self.users.lock().unwrap().insert(id.to_string(), answer);
-    }
-
-    /// A user whose profile has this e-mail.
-    pub fn user_with_email(&self, id: &str, name: &str, email: Option<&str>) {
-        let mut user: Value = serde_json::from_str(USERS_INFO_FIXTURE).unwrap();
-        user["user"]["id"] = json!(id);
-        user["user"]["name"] = json!(name);
-        match email {
-            Some(e) => user["user"]["profile"]["email"] = json!(e),
-            None => {
-                user["user"]["profile"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("email");
-            }
-        }
-        self.user(id, UserAnswer::Found(user));
-    }
-
-    pub fn updates(&self) -> Vec<Value> {
-        self.server
-            .matching("POST", "/api/chat.update")
-            .iter()
-            .map(Recorded::json)
-            .collect()
-    }
-
-    pub fn ephemerals(&self) -> Vec<Value> {
-        self.server
-            .matching("POST", "/api/chat.postEphemeral")
-            .iter()
-            .map(Recorded::json)
-            .collect()
-    }
-
-    pub fn response_url_posts(&self) -> Vec<Recorded> {
-        self.server.matching("POST", "/actions/")
-    }
-
-    pub fn users_info_calls(&self) -> Vec<Recorded> {
-        self.server.matching("GET", "/api/users.info")
-    }
-}
-
-fn slack_answer(users: &HashMap<String, UserAnswer>, r: &Recorded) -> Reply {
-    match (r.method.as_str(), r.path()) {
-        ("GET", "/api/users.info") => {
-            match r.query("user").and_then(|id| users.get(&id).cloned()) {
-                Some(UserAnswer::Found(v)) => Reply::json(v),
-                Some(UserAnswer::SlackError(code)) => {
-                    Reply::json(json!({"ok": false, "error": code}))
-                }
-                Some(UserAnswer::HttpError(status)) => Reply::status(status, ""),
-                None => Reply::json(json!({"ok": false, "error": "user_not_found"})),
-            }
-        }
-        ("POST", "/api/auth.test") => Reply::json(
-            json!({"ok": true, "team_id": TEAM_ID, "user_id": "U0REVERB01", "team": "Example"}),
-        ),
-        ("POST", "/api/chat.update") => {
-            let body = r.json();
-            Reply::json(json!({"ok": true, "channel": body["channel"], "ts": body["ts"]}))
-        }
-        ("POST", "/api/chat.postEphemeral") => {
-            Reply::json(json!({"ok": true, "message_ts": "1712570600.000100"}))
-        }
-        ("POST", p) if p.starts_with("/actions/") => Reply::status(200, "ok"),
-        _ => Reply::json(json!({"ok": false, "error": "unknown_method"})),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Harness
 
 pub struct Options {
     pub identity_fallback: IdentityFallback,
-    /// A fake Fiat answering every `GET /authorize/{user}` with this; `None`: Fiat off.
-    pub fiat: Option<http::Handler>,
+    /// Start the fake Fiat and have Reverb ask it (`fiat_base_url`); Orca does not consult it.
+    pub fiat: bool,
+    /// The members of the stage's role in Orca's role check (when Orca does not consult Fiat).
+    pub judges: Vec<String>,
+    /// Fiat's permissions for Orca to consult (its PATCH then needs EXECUTE on the application).
+    pub orca_fiat: Option<FiatPermissions>,
     pub orca_retry_for: Duration,
     pub readback_timeout: Duration,
 }
@@ -315,7 +93,9 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             identity_fallback: IdentityFallback::None,
-            fiat: None,
+            fiat: false,
+            judges: JUDGES.iter().map(|j| (*j).to_owned()).collect(),
+            orca_fiat: None,
             orca_retry_for: Duration::from_secs(5),
             readback_timeout: Duration::from_secs(3),
         }
@@ -323,12 +103,10 @@ impl Default for Options {
 }
 
 pub struct Harness {
-    pub fiat: Option<FakeServer>,
+    pub fiat: Option<FakeFiat>,
     pub orca: FakeOrca,
     pub slack: FakeSlack,
-    pub keel: FakeServer,
-    /// Keel answers 503 to this many callbacks before accepting them.
-    pub keel_failures: Arc<AtomicUsize>,
+    pub keel: Recorder,
     pub store: Arc<SqliteStore>,
     pub handler: ClickHandler,
     pub registry: Registry,
@@ -349,55 +127,99 @@ pub fn render(r: &ResolvedJudgment) -> SlackMessage {
     }
 }
 
+/// A message as the bot posted it earlier, to seed the fake Slack with.
+fn bot_message(
+    channel: &str,
+    ts: &str,
+    text: &str,
+    attachments: Option<Value>,
+) -> SlackStoredMessage {
+    SlackStoredMessage {
+        channel: channel.to_owned(),
+        ts: ts.to_owned(),
+        thread_ts: None,
+        text: text.to_owned(),
+        blocks: None,
+        attachments,
+        username: None,
+        reply_broadcast: false,
+        edit_count: 0,
+        origin: MessageOrigin::PostMessage,
+        visible_to: None,
+        args: json!({}),
+    }
+}
+
+/// The fixtures' click payload fields the fake Slack must know: their channel, message and
+/// `response_url`.
+fn seed_fixture_clicks(slack: &FakeSlack) {
+    let keel: Value = serde_json::from_str(INTERACTIVE_FIXTURE).unwrap();
+    let channel = keel["channel"]["id"].as_str().unwrap();
+    let name = keel["channel"]["name"].as_str().unwrap();
+    slack.add_channel(SlackChannel::public(channel, name));
+    let original = &keel["original_message"];
+    slack
+        .put_message(bot_message(
+            channel,
+            keel["message_ts"].as_str().unwrap(),
+            original["text"].as_str().unwrap(),
+            Some(original["attachments"].clone()),
+        ))
+        .unwrap();
+    slack
+        .issue_response_url(
+            keel["response_url"].as_str().unwrap(),
+            channel,
+            keel["message_ts"].as_str().unwrap(),
+            keel["user"]["id"].as_str().unwrap(),
+            true,
+        )
+        .unwrap();
+    let block: Value = serde_json::from_str(BLOCK_ACTIONS_FIXTURE).unwrap();
+    slack
+        .issue_response_url(
+            block["response_url"].as_str().unwrap(),
+            CHANNEL_ID,
+            MESSAGE_TS,
+            block["user"]["id"].as_str().unwrap(),
+            false,
+        )
+        .unwrap();
+}
+
 impl Harness {
-    /// The message updates Slack received, once there is at least one.
-    pub async fn first_updates(&self) -> Vec<Value> {
-        eventually("the message update", WAIT, || {
-            let u = self.slack.updates();
-            (!u.is_empty()).then_some(u)
-        })
-        .await
-    }
-
-    /// The ephemeral messages Slack received, once there is at least one.
-    pub async fn first_ephemerals(&self) -> Vec<Value> {
-        eventually("the private note", WAIT, || {
-            let e = self.slack.ephemerals();
-            (!e.is_empty()).then_some(e)
-        })
-        .await
-    }
-
     pub async fn start(options: Options) -> Self {
         Self::with_execution(options, serde_json::from_str(EXECUTION_FIXTURE).unwrap()).await
     }
 
     pub async fn with_execution(options: Options, execution: Value) -> Self {
         install_crypto();
-        let orca = FakeOrca::start(execution).await;
-        let slack = FakeSlack::start().await;
-        let keel_failures = Arc::new(AtomicUsize::new(0));
-        let failures = keel_failures.clone();
-        let keel = FakeServer::start(Arc::new(move |r: &Recorded| match r.path() {
-            "/notifications/callback" => {
-                let failing = failures
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                    .is_ok();
-                if failing {
-                    Reply::status(503, "")
-                } else {
-                    Reply::status(200, "ok")
-                }
-            }
-            _ => Reply::status(404, ""),
-        }))
-        .await;
+        let orca = start_fake_orca(FakeOrcaConfig {
+            role_members: HashMap::from([(STAGE_ROLE.to_owned(), options.judges.clone())]),
+            fiat: options.orca_fiat.clone(),
+            ..FakeOrcaConfig::default()
+        })
+        .await
+        .unwrap();
+        orca.put_execution(execution);
+        let slack = start_fake_slack(FakeSlackConfig {
+            channel_rate_per_sec: 0.0,
+            ..FakeSlackConfig::default()
+        })
+        .await
+        .unwrap();
+        seed_fixture_clicks(&slack);
+        let keel = start_recorder(None).await.unwrap();
+        let fiat = match options.fiat {
+            true => Some(start_fake_fiat(FakeFiatConfig::default()).await.unwrap()),
+            false => None,
+        };
         let store = Arc::new(SqliteStore::in_memory().unwrap());
         let http = reqwest::Client::builder().build().unwrap();
         let app = SlackClient::new(
             http.clone(),
             SlackClientConfig {
-                base_url: slack.server.url.clone(),
+                base_url: slack.base_url(),
                 token: Some("xoxb-test".into()),
                 incoming_webhook: false,
                 timeout: Duration::from_secs(5),
@@ -410,8 +232,8 @@ impl Harness {
                 legacy: None,
                 app: Some(app.clone()),
             },
+            slack.base_url(),
             DeliverySettings {
-                response_url_base: slack.server.url.clone(),
                 initial_backoff: Duration::from_millis(20),
                 ..DeliverySettings::default()
             },
@@ -419,19 +241,12 @@ impl Harness {
         )
         .await
         .unwrap();
-        let keel_url = keel.url.clone();
-        let mut settings = CallbackSettings::new(
-            orca.server.url.clone(),
-            "https://deck.example.com",
-            test_key(),
-        );
+        let keel_url = keel.base_url();
+        let mut settings =
+            CallbackSettings::new(orca.base_url(), "https://deck.example.com", test_key());
         settings.identity.fallback = options.identity_fallback;
         settings.identity.lookup_budget = Duration::from_secs(2);
-        let fiat = match options.fiat {
-            Some(handler) => Some(FakeServer::start(handler).await),
-            None => None,
-        };
-        settings.fiat_base_url = fiat.as_ref().map(|f| f.url.clone());
+        settings.fiat_base_url = fiat.as_ref().map(FakeFiat::base_url);
         settings.service_base_url = Arc::new(move |id| (id == "keel").then(|| keel_url.clone()));
         settings.orca_retry_for = options.orca_retry_for;
         settings.readback_timeout = options.readback_timeout;
@@ -452,21 +267,100 @@ impl Harness {
             orca,
             slack,
             keel,
-            keel_failures,
             store,
             handler,
             registry,
         }
     }
 
-    /// Record that Reverb posted the judgment message in the deploy channel.
+    /// Record that Reverb posted the judgment message in the deploy channel (and put it there).
     pub fn record_posted_message(&self) {
         let key = format!("judgment:{EXECUTION_ID}:1@deploy-approvals");
         let reference = MessageRef {
             channel_id: CHANNEL_ID.into(),
-            ts: "1712570401.000300".into(),
+            ts: MESSAGE_TS.into(),
         };
         self.store.record_ref(&key, &reference, now_ms()).unwrap();
+        self.slack
+            .put_message(bot_message(
+                CHANNEL_ID,
+                MESSAGE_TS,
+                "Approve production is awaiting manual judgment",
+                None,
+            ))
+            .unwrap();
+    }
+
+    /// The judgment stage as Orca has it now.
+    pub fn stage(&self) -> Value {
+        self.orca.stage(EXECUTION_ID, STAGE_ID).unwrap()
+    }
+
+    /// Change the execution as Orca stores it (Deck's "restart stage", say).
+    pub fn change_execution(&self, change: impl FnOnce(&mut Value)) {
+        let mut execution = self.orca.execution(EXECUTION_ID).unwrap();
+        change(&mut execution);
+        self.orca.put_execution(execution);
+    }
+
+    /// The PATCHes Orca received.
+    pub fn patches(&self) -> Vec<OrcaPatch> {
+        self.orca.patches()
+    }
+
+    /// The reads of executions Orca received.
+    pub fn orca_gets(&self) -> Vec<OrcaRequest> {
+        self.orca
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path.starts_with("/pipelines/"))
+            .collect()
+    }
+
+    /// The arguments of every `chat.update` Slack received.
+    pub fn updates(&self) -> Vec<Value> {
+        args_of(self.slack.calls_to("chat.update"))
+    }
+
+    /// The arguments of every `chat.postEphemeral` Slack received.
+    pub fn ephemerals(&self) -> Vec<Value> {
+        args_of(self.slack.calls_to("chat.postEphemeral"))
+    }
+
+    /// The posts to a `response_url`.
+    pub fn response_url_posts(&self) -> Vec<SlackCall> {
+        self.slack.calls_to("response_url")
+    }
+
+    /// The callbacks relayed to Keel.
+    pub fn keel_callbacks(&self) -> Vec<RecordedRequest> {
+        self.keel
+            .requests_to("/notifications/callback")
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .collect()
+    }
+
+    pub fn users_info_calls(&self) -> Vec<SlackCall> {
+        self.slack.calls_to("users.info")
+    }
+
+    /// The message updates Slack received, once there is at least one.
+    pub async fn first_updates(&self) -> Vec<Value> {
+        wait_for("the message update", || {
+            let u = self.updates();
+            (!u.is_empty()).then_some(u)
+        })
+        .await
+    }
+
+    /// The ephemeral messages Slack received, once there is at least one.
+    pub async fn first_ephemerals(&self) -> Vec<Value> {
+        wait_for("the private note", || {
+            let e = self.ephemerals();
+            (!e.is_empty()).then_some(e)
+        })
+        .await
     }
 
     pub fn judgment_count(&self, decision: &str, outcome: &str) -> u64 {
@@ -489,6 +383,10 @@ impl Harness {
         }
         0
     }
+}
+
+fn args_of(calls: Vec<SlackCall>) -> Vec<Value> {
+    calls.into_iter().map(|c| c.args).collect()
 }
 
 pub fn now_ms() -> i64 {
@@ -532,21 +430,6 @@ pub fn minted_value(decision: Decision, input: Option<&str>) -> String {
     .mint(&test_key())
 }
 
-/// Slack's form encoding (`*` as `%2A`; Java's URLEncoder would leave it literal).
-pub fn slack_form_encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                out.push(char::from(byte))
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
 /// What arrives over HTTP for a payload: the body and its signature headers.
 pub struct SignedRequest {
     pub body: Vec<u8>,
@@ -555,7 +438,11 @@ pub struct SignedRequest {
 }
 
 pub fn sign_payload(payload: &Value) -> SignedRequest {
-    let body = format!("payload={}", slack_form_encode(&payload.to_string())).into_bytes();
+    let body = format!(
+        "payload={}",
+        reverb_sandbox::slack_form_encode(&payload.to_string())
+    )
+    .into_bytes();
     let timestamp = (now_ms() / 1000).to_string();
     let signature = sign_v0(SIGNING_SECRET, &timestamp, &body);
     SignedRequest {

@@ -1,5 +1,5 @@
 //! Echo's `AbstractEventNotificationAgentSpec` and `SlackNotificationAgentSpec`, and the examples
-//! of echo.md §3.4.
+//! in docs/echo-contract.md, "Echo's event notifications".
 
 use reverb_model::{DeliveryMethod, SlackClientKind};
 use reverb_templates::MessageStyle;
@@ -402,10 +402,10 @@ fn echo_md_examples_exact() {
         assert_eq!(attachment(&message)["title"], title);
         assert_eq!(text_of(&message), text);
         assert_eq!(attachment(&message)["color"], color);
-        assert_eq!(message.address, "bluespar");
-        assert_eq!(message.kind, "pipeline");
-        assert_eq!(message.client, SlackClientKind::Legacy);
-        assert_eq!(message.method, DeliveryMethod::Post);
+        assert_eq!(message.destination(), "bluespar");
+        assert_eq!(message.kind().as_str(), "pipeline");
+        assert_eq!(message.client(), SlackClientKind::Legacy);
+        assert_eq!(message.method(), DeliveryMethod::Post);
     }
 
     let entry = json!({"type": "slack", "address": "bluespar", "when": ["stage.failed"]});
@@ -482,12 +482,12 @@ fn compact_mode_and_link_names() {
     );
     let text = "Whatever's <http://spinnaker/#/applications/whatever/executions/details/1|foo-pipeline> pipeline has failed";
     assert_eq!(
-        planned[0].message.attachments,
+        planned[0].message().attachments,
         Some(vec![
             json!({"fallback": text, "text": text, "color": "#B82525", "mrkdwn_in": ["text"]})
         ])
     );
-    assert!(planned[0].message.link_names);
+    assert!(planned[0].message().link_names);
 }
 
 #[test]

@@ -58,12 +58,12 @@ fn completed_pipeline() {
     let planned = plan("event-pipeline-complete");
     assert_eq!(planned.len(), 1);
     let message = &planned[0];
-    assert_eq!(message.address, "deploys");
-    assert_eq!(message.kind, "pipeline");
-    assert_eq!(message.method, DeliveryMethod::Post);
-    assert_eq!(message.client, SlackClientKind::Legacy);
+    assert_eq!(message.destination(), "deploys");
+    assert_eq!(message.kind().as_str(), "pipeline");
+    assert_eq!(message.method(), DeliveryMethod::Post);
+    assert_eq!(message.client(), SlackClientKind::Legacy);
     assert_eq!(
-        message.ref_key.as_deref(),
+        super::ref_key(message),
         Some("execution:01HTZ8Q5M3K7V2N9P4R6S8T0WX@deploys")
     );
     assert_eq!(attachment(message)["title"], "Pipeline complete for MYAPP");
@@ -96,10 +96,10 @@ fn completed_deploy_stage() {
     let planned = plan("event-stage-complete-deploy");
     assert_eq!(planned.len(), 1);
     let message = &planned[0];
-    assert_eq!(message.address, "#deploys");
-    assert_eq!(message.kind, "stage");
-    assert_eq!(message.ref_key, None);
-    assert_eq!(message.thread_key, None);
+    assert_eq!(message.destination(), "#deploys");
+    assert_eq!(message.kind().as_str(), "stage");
+    assert_eq!(super::ref_key(message), None);
+    assert_eq!(super::thread_key(message), None);
     assert_eq!(attachment(message)["title"], "Stage complete for MYAPP");
     assert_eq!(
         text_of(message),
@@ -146,15 +146,20 @@ fn judged_stage_end_updates_the_judgment_message() {
     );
     assert_eq!(planned.len(), 1);
     let update = &planned[0];
-    assert_eq!(update.kind, "judgment_resolved");
-    assert_eq!(update.method, DeliveryMethod::Update);
-    assert_eq!(update.address, "deploy-approvals");
+    assert_eq!(update.kind().as_str(), "judgment_resolved");
+    assert_eq!(update.method(), DeliveryMethod::Update);
+    assert_eq!(update.destination(), "deploy-approvals");
     assert_eq!(
-        update.ref_key.as_deref(),
+        super::ref_key(update),
         Some("judgment:01HTZ8Q5M3K7V2N9P4R6S8T0WX:1@deploy-approvals")
     );
-    assert!(!update.post_if_missing);
-    assert_eq!(update.client, SlackClientKind::App);
+    assert!(!super::post_if_missing(update));
+    assert_eq!(
+        update.unless_judgment_decided(),
+        Some("judgment:01HTZ8Q5M3K7V2N9P4R6S8T0WX:1"),
+        "Orca's word yields to a decision made in Slack"
+    );
+    assert_eq!(update.client(), SlackClientKind::App);
     let text = attachment(update)["blocks"][0]["text"]["text"]
         .as_str()
         .unwrap()
@@ -172,7 +177,7 @@ fn judged_stage_end_updates_the_judgment_message() {
         &templates(MessageStyle::Blocks),
     );
     assert_eq!(stopped.len(), 1);
-    assert_eq!(stopped[0].client, SlackClientKind::Legacy);
+    assert_eq!(stopped[0].client(), SlackClientKind::Legacy);
     assert_eq!(attachment(&stopped[0])["color"], "#B82525");
 }
 

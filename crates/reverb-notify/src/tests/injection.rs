@@ -187,7 +187,7 @@ fn no_input_field_can_inject_slack_markup() {
                 }
                 for style in [MessageStyle::Blocks, MessageStyle::Attachments] {
                     for message in plan(kind, &changed, &ctx, style) {
-                        let json = serde_json::to_value(&message.message).unwrap();
+                        let json = serde_json::to_value(message.message()).unwrap();
                         let mut texts = Vec::new();
                         mrkdwn_strings(&json, &mut texts);
                         for text in texts {

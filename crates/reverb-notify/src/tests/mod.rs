@@ -38,9 +38,31 @@ pub(crate) fn notification(value: Value) -> Notification {
 
 /// The first attachment of a message (attachments style: Echo's attachment).
 pub(crate) fn attachment(message: &OutboundMessage) -> &serde_json::Map<String, Value> {
-    message.message.attachments.as_ref().unwrap()[0]
+    message.message().attachments.as_ref().unwrap()[0]
         .as_object()
         .unwrap()
+}
+
+/// The key a post records, or the key of the message an update edits.
+pub(crate) fn ref_key(message: &OutboundMessage) -> Option<&str> {
+    match message {
+        OutboundMessage::Post(post) => post.ref_key.as_deref(),
+        OutboundMessage::Update(update) => Some(&update.ref_key),
+        _ => None,
+    }
+}
+
+/// The key of the message a post replies in the thread of.
+pub(crate) fn thread_key(message: &OutboundMessage) -> Option<&str> {
+    match message {
+        OutboundMessage::Post(post) => post.thread_key.as_deref(),
+        _ => None,
+    }
+}
+
+/// Whether an update posts anew when there is nothing to edit.
+pub(crate) fn post_if_missing(message: &OutboundMessage) -> bool {
+    matches!(message, OutboundMessage::Update(update) if update.post_if_missing)
 }
 
 pub(crate) fn text_of(message: &OutboundMessage) -> String {

@@ -60,12 +60,12 @@ fn one_message_per_recipient_addresses_unchanged() {
         &ctx(),
         MessageStyle::Attachments,
     );
-    let addresses: Vec<&str> = messages.iter().map(|m| m.address.as_str()).collect();
+    let addresses: Vec<&str> = messages.iter().map(|m| m.destination()).collect();
     assert_eq!(addresses, ["channel1", "#channel2", "C12345678"]);
     for message in &messages {
-        assert_eq!(message.kind, "notification");
-        assert_eq!(message.client, SlackClientKind::Legacy);
-        assert_eq!(message.method, DeliveryMethod::Post);
+        assert_eq!(message.kind().as_str(), "notification");
+        assert_eq!(message.client(), SlackClientKind::Legacy);
+        assert_eq!(message.method(), DeliveryMethod::Post);
     }
 }
 
@@ -164,9 +164,9 @@ fn keel_interactive_notification_keeps_echos_legacy_buttons() {
         let messages = planned(keel(), &ctx(), style);
         assert_eq!(messages.len(), 1);
         let message = &messages[0];
-        assert_eq!(message.address, "#my-team");
-        assert_eq!(message.client, SlackClientKind::App);
-        assert_eq!(message.kind, "interactive");
+        assert_eq!(message.destination(), "#my-team");
+        assert_eq!(message.client(), SlackClientKind::App);
+        assert_eq!(message.kind().as_str(), "interactive");
         let attachment = attachment(message);
         assert_eq!(attachment["callback_id"], "keel:01DYNYK94DE4901K9P802DB4ZT");
         assert_eq!(attachment["color"], "#fcba03");
@@ -196,13 +196,13 @@ fn keel_in_app_compact_mode_drops_buttons_like_echo() {
     let body =
         ":warning: Manual approval required to deploy artifact *myapp* version `1.2.3` to *prod*";
     assert_eq!(
-        messages[0].message.attachments,
+        messages[0].message().attachments,
         Some(vec![
             json!({"fallback": body, "text": body, "color": "#cccccc", "mrkdwn_in": ["text"]})
         ])
     );
-    assert!(messages[0].message.link_names);
-    assert_eq!(messages[0].client, SlackClientKind::App);
+    assert!(messages[0].message().link_names);
+    assert_eq!(messages[0].client(), SlackClientKind::App);
 }
 
 #[test]
@@ -213,7 +213,7 @@ fn interactive_bot_without_actions_uses_the_app_and_the_normal_layout() {
         &ctx(),
         MessageStyle::Blocks,
     );
-    assert_eq!(messages[0].client, SlackClientKind::App);
+    assert_eq!(messages[0].client(), SlackClientKind::App);
     assert_eq!(
         attachment(&messages[0])["blocks"][0]["text"]["text"],
         "hello"
@@ -225,11 +225,11 @@ fn manual_judgment_as_echo_sends_it() {
     let messages = planned(manual_judgment(), &ctx(), MessageStyle::Attachments);
     assert_eq!(messages.len(), 1);
     let message = &messages[0];
-    assert_eq!(message.kind, "manualJudgment");
-    assert_eq!(message.client, SlackClientKind::Legacy);
-    assert_eq!(message.address, "deploy-approvals");
+    assert_eq!(message.kind().as_str(), "manualJudgment");
+    assert_eq!(message.client(), SlackClientKind::Legacy);
+    assert_eq!(message.destination(), "deploy-approvals");
     assert_eq!(
-        message.ref_key.as_deref(),
+        super::ref_key(message),
         Some("judgment:01HTZ8Q5M3K7V2N9P4R6S8T0WX:1@deploy-approvals")
     );
     assert_eq!(
@@ -285,10 +285,10 @@ fn manual_judgment_with_inputs_gets_one_approve_per_input_and_reject() {
     let messages = planned(manual_judgment(), &interactive_ctx(), MessageStyle::Blocks);
     assert_eq!(messages.len(), 1);
     let message = &messages[0];
-    assert_eq!(message.client, SlackClientKind::App);
-    assert_eq!(message.kind, "manualJudgment");
+    assert_eq!(message.client(), SlackClientKind::App);
+    assert_eq!(message.kind().as_str(), "manualJudgment");
     assert_eq!(
-        message.ref_key.as_deref(),
+        super::ref_key(message),
         Some("judgment:01HTZ8Q5M3K7V2N9P4R6S8T0WX:1@deploy-approvals")
     );
     assert_eq!(
@@ -396,7 +396,7 @@ fn already_interactive_judgment_keeps_its_own_actions() {
     let attachment = attachment(&messages[0]);
     assert_eq!(attachment["callback_id"], "orca:pipeline-E-S");
     assert_eq!(attachment["actions"][0]["value"], "CONTINUE");
-    assert_eq!(messages[0].client, SlackClientKind::App);
+    assert_eq!(messages[0].client(), SlackClientKind::App);
 }
 
 #[test]
@@ -408,10 +408,10 @@ fn judged_to_continue_sends_echos_message_and_updates_the_buttons() {
     );
     assert_eq!(messages.len(), 2);
     let echo = &messages[0];
-    assert_eq!(echo.method, DeliveryMethod::Post);
-    assert_eq!(echo.kind, "manualJudgmentContinue");
-    assert_eq!(echo.client, SlackClientKind::Legacy);
-    assert_eq!(echo.ref_key, None);
+    assert_eq!(echo.method(), DeliveryMethod::Post);
+    assert_eq!(echo.kind().as_str(), "manualJudgmentContinue");
+    assert_eq!(echo.client(), SlackClientKind::Legacy);
+    assert_eq!(super::ref_key(echo), None);
     assert_eq!(
         text_of(echo),
         format!(
@@ -424,14 +424,19 @@ fn judged_to_continue_sends_echos_message_and_updates_the_buttons() {
     );
 
     let update = &messages[1];
-    assert_eq!(update.method, DeliveryMethod::Update);
-    assert_eq!(update.kind, "judgment_resolved");
+    assert_eq!(update.method(), DeliveryMethod::Update);
+    assert_eq!(update.kind().as_str(), "judgment_resolved");
     assert_eq!(
-        update.ref_key.as_deref(),
+        super::ref_key(update),
         Some("judgment:01HTZ8Q5M3K7V2N9P4R6S8T0WX:1@deploy-approvals")
     );
-    assert!(!update.post_if_missing);
-    assert_eq!(update.client, SlackClientKind::App);
+    assert!(!super::post_if_missing(update));
+    assert_eq!(
+        update.unless_judgment_decided(),
+        Some("judgment:01HTZ8Q5M3K7V2N9P4R6S8T0WX:1"),
+        "Orca's word yields to a decision made in Slack"
+    );
+    assert_eq!(update.client(), SlackClientKind::App);
     let text = text_of(update);
     assert!(
         text.contains(":white_check_mark: *Approved*: judged to *continue* by jane@example.com"),
@@ -459,7 +464,7 @@ fn judged_to_stop_also_updates() {
         attachment(&messages[0])["title"],
         "  Stage Approve production for myapp's deploy-prod pipeline was judged to stop\n"
     );
-    assert_eq!(messages[1].client, SlackClientKind::Legacy);
+    assert_eq!(messages[1].client(), SlackClientKind::Legacy);
     assert!(text_of(&messages[1]).contains("*Rejected*: judged to *stop*"));
 }
 

@@ -32,19 +32,19 @@ fn threads_mode_parents_replies_and_final_update() {
 
     let starting = plan_event(&event(pipeline_event("starting")), &context, &templates);
     assert_eq!(starting.len(), 1);
-    assert_eq!(starting[0].method, DeliveryMethod::Post);
-    assert_eq!(starting[0].ref_key.as_deref(), Some(key));
+    assert_eq!(starting[0].method(), DeliveryMethod::Post);
+    assert_eq!(super::ref_key(&starting[0]), Some(key));
 
     let stage = plan_event(&event(stage_event()), &context, &templates);
-    assert_eq!(stage[0].method, DeliveryMethod::Post);
-    assert_eq!(stage[0].thread_key.as_deref(), Some(key));
+    assert_eq!(stage[0].method(), DeliveryMethod::Post);
+    assert_eq!(super::thread_key(&stage[0]), Some(key));
 
     for status in ["complete", "failed"] {
         let done = plan_event(&event(pipeline_event(status)), &context, &templates);
-        assert_eq!(done[0].method, DeliveryMethod::Update);
-        assert_eq!(done[0].ref_key.as_deref(), Some(key));
-        assert!(done[0].post_if_missing);
-        assert_eq!(done[0].kind, "pipeline");
+        assert_eq!(done[0].method(), DeliveryMethod::Update);
+        assert_eq!(super::ref_key(&done[0]), Some(key));
+        assert!(super::post_if_missing(&done[0]));
+        assert_eq!(done[0].kind().as_str(), "pipeline");
     }
 }
 
@@ -52,9 +52,9 @@ fn threads_mode_parents_replies_and_final_update() {
 fn without_threads_every_message_is_a_post() {
     let templates = templates(MessageStyle::Blocks);
     let done = plan_event(&event(pipeline_event("complete")), &ctx(), &templates);
-    assert_eq!(done[0].method, DeliveryMethod::Post);
-    assert_eq!(done[0].ref_key.as_deref(), Some("execution:E1@deploys"));
-    assert!(!done[0].post_if_missing);
+    assert_eq!(done[0].method(), DeliveryMethod::Post);
+    assert_eq!(super::ref_key(&done[0]), Some("execution:E1@deploys"));
+    assert!(!super::post_if_missing(&done[0]));
     let stage = plan_event(&event(stage_event()), &ctx(), &templates);
-    assert_eq!(stage[0].thread_key, None);
+    assert_eq!(super::thread_key(&stage[0]), None);
 }

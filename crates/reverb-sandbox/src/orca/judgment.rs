@@ -1,6 +1,6 @@
 //! Orca's manual judgment semantics: the PATCH that records a decision
 //! (`CompoundExecutionOperator.updateStage`) and the next run of `WaitForManualJudgmentTask`
-//! (role check with silent revert, notifications, stage completion). orca-gate.md §2, §3.3, §5.
+//! (role check with silent revert, notifications, stage completion): docs/echo-contract.md.
 
 use std::collections::HashMap;
 

@@ -1,5 +1,4 @@
-//! The bodies Orca sends to Echo, in Orca's shapes (orca-gate.md §1.4, §2.1; the fixtures under
-//! `shared/fixtures/orca/`).
+//! The bodies Orca sends to Echo, in Orca's shapes (docs/echo-contract.md, "What Orca sends").
 
 use serde_json::{Map, Value, json};
 

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use model::{DeliveryKind, Judgment, OrcaDelivery, OrcaPatch};
+pub use model::{DeliveryKind, Judgment, OrcaDelivery, OrcaPatch, OrcaRequest};
 pub use sample::SamplePipeline;
 pub use state::OrcaState;
 
@@ -122,6 +122,24 @@ impl FakeOrca {
     /// Every PATCH received, in order.
     pub fn patches(&self) -> Vec<OrcaPatch> {
         self.state.patches()
+    }
+
+    /// Every request to Orca's own endpoints, in arrival order (also those answered 503; the
+    /// `/_sandbox/` controls are not recorded).
+    pub fn requests(&self) -> Vec<OrcaRequest> {
+        self.state.requests()
+    }
+
+    /// The next `times` requests to Orca's endpoints answer 503, as while [`Self::set_down`]:
+    /// an Orca that comes back after a few failed calls.
+    pub fn fail_next(&self, times: usize) {
+        self.state.fail_next(times);
+    }
+
+    /// While set, every PATCH answers 200 with an empty body and changes nothing: Orca's
+    /// failure that it catches and answers as a success.
+    pub fn set_lose_patches(&self, lose: bool) {
+        self.state.set_lose_patches(lose);
     }
 
     /// Everything posted to Reverb, in order.

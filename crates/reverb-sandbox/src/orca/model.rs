@@ -67,6 +67,13 @@ impl OrcaPatch {
     }
 }
 
+/// One request to Orca's own endpoints (the `/_sandbox/` controls are not recorded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrcaRequest {
+    pub method: String,
+    pub path: String,
+}
+
 /// What Orca posted to Reverb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

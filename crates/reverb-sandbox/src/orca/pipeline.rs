@@ -268,6 +268,8 @@ pub(crate) fn patch(state: &Arc<OrcaState>, request: PatchRequest) -> PatchResul
                 });
                 match refusal {
                     Some(message) => PatchResult::Forbidden(message),
+                    // Orca's swallowed failure: 200 with no body, and nothing stored.
+                    None if data.lose_patches => PatchResult::UnknownStage,
                     None => judgment::apply_patch(
                         &mut data,
                         &request.execution_id,

@@ -76,9 +76,12 @@ pub(crate) fn access_denied_body(message: &str) -> String {
     .unwrap_or_default()
 }
 
-/// While down every Orca endpoint answers 503; the configured delay applies to all of them.
-async fn availability(state: &OrcaState, path: &str) -> Option<HttpResponse> {
-    let (down, delay) = (state.is_down(), state.delay());
+/// While down (or for a failure queued with `fail_next`) every Orca endpoint answers 503; the
+/// configured delay applies to all of them. Every request is recorded.
+async fn availability(state: &OrcaState, request: &HttpRequest) -> Option<HttpResponse> {
+    let path = request.path();
+    let down = state.arrive(request.method().as_str(), path);
+    let delay = state.delay();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -97,7 +100,7 @@ async fn get_execution(
     request: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
-    if let Some(response) = availability(&state, request.path()).await {
+    if let Some(response) = availability(&state, &request).await {
         return response;
     }
     match state.execution(&id) {
@@ -138,7 +141,7 @@ async fn patch_stage(
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(response) = availability(&state, request.path()).await {
+    if let Some(response) = availability(&state, &request).await {
         return response;
     }
     let (execution_id, stage_id) = path.into_inner();
@@ -176,14 +179,14 @@ async fn patch_stage(
 }
 
 async fn health(state: web::Data<OrcaState>, request: HttpRequest) -> HttpResponse {
-    if let Some(response) = availability(&state, request.path()).await {
+    if let Some(response) = availability(&state, &request).await {
         return response;
     }
     HttpResponse::Ok().json(json!({"status": "UP"}))
 }
 
 async fn not_found(state: web::Data<OrcaState>, request: HttpRequest) -> HttpResponse {
-    if let Some(response) = availability(&state, request.path()).await {
+    if let Some(response) = availability(&state, &request).await {
         return response;
     }
     HttpResponse::NotFound().json(spring_error(

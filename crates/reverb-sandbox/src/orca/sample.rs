@@ -1,5 +1,5 @@
 //! The sample pipeline the fake Orca can run: Build → Manual Judgment → Deploy, in the JSON shape
-//! Orca sends to Echo (orca-gate.md §1.5).
+//! Orca sends to Echo (docs/echo-contract.md, "How Orca writes JSON").
 
 use serde_json::{Value, json};
 

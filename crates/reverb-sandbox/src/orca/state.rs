@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::judgment::Judges;
-use super::model::{OrcaDelivery, OrcaPatch};
+use super::model::{OrcaDelivery, OrcaPatch, OrcaRequest};
 use crate::fiat::FiatPermissions;
 
 pub struct OrcaState {
@@ -29,6 +29,12 @@ pub(crate) struct OrcaData {
     pub(crate) reverb_url: Option<String>,
     /// Executions this fake drives to the end after a judgment (sample pipelines).
     pub(crate) driven: HashSet<String>,
+    /// Every request to Orca's own endpoints, in arrival order.
+    pub(crate) requests: Vec<OrcaRequest>,
+    /// How many of the next requests to Orca's endpoints answer 503.
+    pub(crate) failures_left: usize,
+    /// PATCHes answer 200 with an empty body and change nothing.
+    pub(crate) lose_patches: bool,
 }
 
 impl OrcaData {
@@ -154,5 +160,33 @@ impl OrcaState {
 
     pub fn set_reverb_url(&self, url: Option<String>) {
         self.data().reverb_url = url;
+    }
+
+    pub fn requests(&self) -> Vec<OrcaRequest> {
+        self.data().requests.clone()
+    }
+
+    pub fn fail_next(&self, times: usize) {
+        self.data().failures_left += times;
+    }
+
+    pub fn set_lose_patches(&self, lose: bool) {
+        self.data().lose_patches = lose;
+    }
+
+    /// Records a request to one of Orca's endpoints; true when it must fail (down, or one of
+    /// the failures queued by [`Self::fail_next`]).
+    pub(crate) fn arrive(&self, method: &str, path: &str) -> bool {
+        let mut data = self.data();
+        data.requests.push(OrcaRequest {
+            method: method.to_owned(),
+            path: path.to_owned(),
+        });
+        if data.down {
+            return true;
+        }
+        let queued = data.failures_left > 0;
+        data.failures_left = data.failures_left.saturating_sub(1);
+        queued
     }
 }

@@ -1,5 +1,5 @@
-//! The Block Kit limits Slack enforces on `chat.postMessage`/`chat.update` (slack-and-peers.md
-//! §A5), answered the way Slack answers: `invalid_blocks` plus `response_metadata.messages`
+//! The Block Kit limits Slack enforces on `chat.postMessage`/`chat.update` (docs/templates.md,
+//! "Limits and truncation"), answered the way Slack answers: `invalid_blocks` plus `response_metadata.messages`
 //! lines such as `[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]`.
 
 use serde_json::Value;

@@ -55,7 +55,7 @@ use state::InitialSettings;
 
 pub const TEAM_ID: &str = "T00000000";
 pub const TEAM_DOMAIN: &str = "example";
-/// The bot's ids, as in the fixtures under `shared/fixtures/slack/`.
+/// The bot's ids (docs/echo-contract.md, "Payloads").
 pub const BOT_ID: &str = "B0123456789";
 pub const BOT_USER_ID: &str = "U0REVERB01";
 pub const APP_ID: &str = "A0123456789";
@@ -228,6 +228,38 @@ impl FakeSlack {
 
     pub fn add_channel(&self, channel: SlackChannel) {
         self.state.add_channel(channel);
+    }
+
+    /// Stores a message as if the bot had posted it earlier, with the `ts` it carries (e.g. the
+    /// message a recorded click names). Its `channel` may be an id or a name.
+    pub fn put_message(&self, message: SlackStoredMessage) -> Result<(), SandboxError> {
+        let channel = message.channel.clone();
+        self.state
+            .put_message(message)
+            .then_some(())
+            .ok_or(SandboxError::ChannelNotFound(channel))
+    }
+
+    /// Accepts `response_url` (as Slack writes it, `https://hooks.slack.com/actions/…`, or its
+    /// path) as the response_url of message `message_ts` in `channel`, clicked by `user`, as if
+    /// this fake had handed it out with a click; `legacy` for an `interactive_message` click
+    /// (its posts replace the original by default).
+    pub fn issue_response_url(
+        &self,
+        response_url: &str,
+        channel: &str,
+        message_ts: &str,
+        user: &str,
+        legacy: bool,
+    ) -> Result<(), SandboxError> {
+        let path = response_url
+            .strip_prefix("https://hooks.slack.com")
+            .unwrap_or(response_url);
+        let key = path.strip_prefix("/actions/").unwrap_or(path);
+        self.state
+            .issue_response_url(key, channel, message_ts, user, legacy)
+            .then_some(())
+            .ok_or_else(|| SandboxError::ChannelNotFound(channel.to_owned()))
     }
 
     /// Back to the seed workspace and the start configuration.

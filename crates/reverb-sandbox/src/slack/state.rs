@@ -461,6 +461,49 @@ impl SlackState {
         }
     }
 
+    /// Stores a message as if it had been posted earlier (its `channel` is the channel's id or
+    /// name); false when there is no such channel.
+    pub fn put_message(&self, mut message: SlackStoredMessage) -> bool {
+        let mut data = self.data();
+        let Some(index) = data.find_channel(&message.channel) else {
+            return false;
+        };
+        message.channel = data.channels[index].info.id.clone();
+        let messages = &mut data.channels[index].messages;
+        messages.retain(|existing| existing.ts != message.ts);
+        messages.push(message);
+        true
+    }
+
+    /// Accepts posts to `key` (a `response_url`'s path after `/actions/`) as the response_url of
+    /// message `message_ts` in `channel`, clicked by `user`; false when there is no such channel.
+    pub fn issue_response_url(
+        &self,
+        key: &str,
+        channel: &str,
+        message_ts: &str,
+        user: &str,
+        legacy: bool,
+    ) -> bool {
+        let mut data = self.data();
+        let Some(index) = data.find_channel(channel) else {
+            return false;
+        };
+        let channel = data.channels[index].info.id.clone();
+        data.response_urls.insert(
+            key.to_owned(),
+            ResponseUrl {
+                channel,
+                message_ts: message_ts.to_owned(),
+                user: user.to_owned(),
+                legacy,
+                issued: Instant::now(),
+                uses: 0,
+            },
+        );
+        true
+    }
+
     pub fn fail_next(&self, method: &str, times: usize, failure: Failure) {
         let mut data = self.data();
         data.faults

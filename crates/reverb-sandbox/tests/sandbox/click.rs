@@ -125,7 +125,7 @@ async fn block_actions_click_is_shaped_and_signed_like_slack() {
     assert!(raw.contains("%5C%2F"), "{raw}");
 
     let payload = decode_payload(&request.body);
-    // Every key of shared/fixtures/slack/callback-block-actions.json is there.
+    // Every key of Slack's `block_actions` payload (docs/echo-contract.md, "Payloads") is there.
     let fixture_keys: BTreeSet<String> = [
         "type",
         "user",
@@ -311,7 +311,7 @@ async fn legacy_attachment_button_gives_interactive_message_and_echo_style_repla
         .expect("click");
     let request = &recorder.requests()[0];
     let payload = decode_payload(&request.body);
-    // Keys of shared/fixtures/slack/callback-interactive-message.json.
+    // Keys of Slack's `interactive_message` payload (docs/echo-contract.md, "Payloads").
     for key in [
         "type",
         "actions",

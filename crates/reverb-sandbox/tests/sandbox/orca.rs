@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::support::{WAIT, client};
 
-/// shared/fixtures/orca/execution-running.json, trimmed to what the semantics need.
+/// A running execution as Orca writes it (docs/echo-contract.md), trimmed to what is needed.
 pub fn running_execution() -> Value {
     json!({
         "type": "PIPELINE", "id": "01HTZ8Q5M3K7V2N9P4R6S8T0WX", "application": "myapp", "name": "deploy-prod",
@@ -338,7 +338,7 @@ async fn the_sample_pipeline_tells_reverb_what_orca_would() {
         body["content"]["execution"]["notifications"][0]["address"],
         "#deploys"
     );
-    // Every execution key Orca's plain ObjectMapper writes (orca-gate.md §1.5).
+    // Every execution key Orca writes (docs/echo-contract.md, "How Orca writes JSON").
     for key in [
         "type",
         "id",

@@ -111,7 +111,7 @@ async fn users_info_by_get_with_query_token_matches_the_fixture() {
         .await
         .expect("request");
     let answer: Value = response.json().await.expect("json");
-    // shared/fixtures/slack/users-info.json, plus the role flags and `profile.team` Slack sends.
+    // `users.info` as Slack answers it, role flags and `profile.team` too (docs/echo-contract.md).
     let fixture = json!({
       "ok": true,
       "user": {

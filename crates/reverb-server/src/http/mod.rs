@@ -1,5 +1,7 @@
-//! HTTP plumbing shared by the routes: error bodies, body reading, CORS, request metrics.
+//! HTTP plumbing of the server: the error-shaping and request-metrics middleware. Error answers
+//! and body reading themselves live in `reverb-http`, shared with the Echo passthrough.
 
-pub mod body;
 pub mod errors;
 pub mod metrics;
+
+pub use reverb_http::body;

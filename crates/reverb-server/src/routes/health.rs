@@ -14,6 +14,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use reverb_callbacks::SlackAppCheck;
 use reverb_store::Store;
+use reverb_support::{now_ms, off_thread};
 use serde_json::json;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -62,9 +63,8 @@ impl StoreHealth {
     }
 
     async fn probe(&self, store: &Arc<dyn Store>) {
-        let store = store.clone();
-        let mut beat = tokio::task::spawn_blocking(move || store.heartbeat(now_ms()));
-        let outcome = match tokio::time::timeout(PROBE_DEADLINE, &mut beat).await {
+        let mut beat = std::pin::pin!(off_thread(store.clone(), |s| s.heartbeat(now_ms())));
+        let outcome = match tokio::time::timeout(PROBE_DEADLINE, beat.as_mut()).await {
             Ok(Ok(Ok(()))) => None,
             Ok(Ok(Err(e))) => Some(format!("the store cannot be written: {e}")),
             Ok(Err(e)) => Some(format!("the store probe failed: {e}")),
@@ -105,8 +105,8 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         }),
     };
     if let (Some(engine), None) = (&state.delivery, &failure) {
-        let store = engine.store();
-        let stats = tokio::time::timeout(STATS_DEADLINE, web::block(move || store.stats(now_ms())))
+        let stats = off_thread(engine.store(), |s| s.stats(now_ms()));
+        let stats = tokio::time::timeout(STATS_DEADLINE, stats)
             .instrument(tracing::debug_span!("outbox_stats"))
             .await;
         if let Ok(Ok(Ok(stats))) = stats {
@@ -158,13 +158,6 @@ pub async fn health_head(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::build(status_of(&state.store_health.failure()))
         .content_type("application/json")
         .finish()
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

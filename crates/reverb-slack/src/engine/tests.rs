@@ -2,17 +2,26 @@
 //! Slack and recorder, with a store that fails on demand; waits on a paused clock where the
 //! timing is the point.
 
-use std::sync::atomic::{AtomicI64, AtomicUsize};
+mod paused;
+
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use prometheus::Registry;
-use reverb_model::SlackMessage;
+use reverb_model::{MessageKind, OutboundMessage, SlackMessage};
 use reverb_sandbox::{Failure, FakeSlack, FakeSlackConfig, Recorder, start_fake_slack};
 use reverb_store::{
-    ClickAcceptance, ForwardedRequest, JudgmentClaim, OutboxStats, PendingClick, SqliteStore,
+    ClickAcceptance, ForwardedRequest, JudgmentClaim, MessageRef, OutboxStats, PendingClick,
+    QueuedMessage, SqliteStore, StoredMessage,
 };
+use reverb_support::now_ms;
+use serde_json::json;
 
+use super::lanes::{Lanes, Scheduled, lane_of};
+use super::settle::{Settled, retry_delay};
 use super::*;
 use crate::client::SlackClientConfig;
+use crate::error::SlackError;
 
 // ---------------------------------------------------------------------------------------------
 // A store that fails on demand.
@@ -196,15 +205,38 @@ fn text(t: &str) -> SlackMessage {
     }
 }
 
+/// Where replies go unless a test says otherwise.
+const HOOKS: &str = "https://hooks.slack.com";
+
 fn post(channel: &str, t: &str) -> OutboundMessage {
-    OutboundMessage::post("test", channel, text(t))
+    OutboundMessage::post(MessageKind::Notification, channel, text(t)).into()
+}
+
+/// A post recorded under `key`.
+fn keyed(channel: &str, t: &str, key: &str) -> OutboundMessage {
+    OutboundMessage::post(MessageKind::Notification, channel, text(t))
+        .with_ref_key(key)
+        .into()
+}
+
+/// A reply in the thread of the message recorded under `key`.
+fn threaded(channel: &str, t: &str, key: &str) -> OutboundMessage {
+    OutboundMessage::post(
+        MessageKind::Event(reverb_model::EventKind::Stage),
+        channel,
+        text(t),
+    )
+    .with_thread_key(key)
+    .into()
+}
+
+/// An edit of the message recorded under `key`.
+fn edit(channel: &str, key: &str, t: &str) -> OutboundMessage {
+    OutboundMessage::update(MessageKind::JudgmentResolved, channel, key, text(t)).into()
 }
 
 fn reply(url: &str, t: &str) -> OutboundMessage {
-    OutboundMessage {
-        method: DeliveryMethod::ResponseUrl,
-        ..post(url, t)
-    }
+    OutboundMessage::response_url(MessageKind::CallbackResponse, url, text(t)).into()
 }
 
 /// Poll `probe` until it answers, or panic naming `what` after [`WAIT`].
@@ -238,6 +270,10 @@ fn quick() -> DeliverySettings {
     }
 }
 
+fn metrics() -> DeliveryMetrics {
+    DeliveryMetrics::register(&Registry::new()).expect("metrics")
+}
+
 async fn fake_slack() -> FakeSlack {
     start_fake_slack(FakeSlackConfig {
         channel_rate_per_sec: 0.0,
@@ -261,17 +297,29 @@ fn slack_client(base_url: &str) -> SlackClient {
 }
 
 async fn rig(settings: DeliverySettings) -> Rig {
-    rig_on(fake_slack().await, Arc::new(FlakyStore::new()), settings).await
+    rig_on(
+        fake_slack().await,
+        Arc::new(FlakyStore::new()),
+        HOOKS,
+        settings,
+    )
+    .await
 }
 
-async fn rig_on(slack: FakeSlack, store: Arc<FlakyStore>, settings: DeliverySettings) -> Rig {
-    let metrics = DeliveryMetrics::register(&Registry::new()).expect("metrics");
+async fn rig_on(
+    slack: FakeSlack,
+    store: Arc<FlakyStore>,
+    response_url_base: &str,
+    settings: DeliverySettings,
+) -> Rig {
+    let metrics = metrics();
     let engine = DeliveryEngine::start(
         store.clone(),
         SlackClients {
             legacy: Some(slack_client(&slack.base_url())),
             app: None,
         },
+        response_url_base,
         settings,
         metrics.clone(),
     )
@@ -311,8 +359,7 @@ impl Rig {
 
     /// Post `key`'s message and wait until its reference is recorded.
     async fn posted_with_ref(&self, channel: &str, key: &str) -> MessageRef {
-        self.send(vec![post(channel, "original").with_ref_key(key)])
-            .await;
+        self.send(vec![keyed(channel, "original", key)]).await;
         until("the reference to be recorded", || {
             self.store.inner.message_ref(key).ok().flatten()
         })
@@ -333,33 +380,34 @@ fn retry_after_and_backoff_never_exceed_max_retry_after() {
         max_retry_after: Duration::from_secs(2),
         ..DeliverySettings::default()
     };
+    let backoff = s.backoff();
     let limited =
         |secs| SlackError::http("chat.postMessage", 429, Some(Duration::from_secs(secs)), "");
     for secs in [u64::MAX, 31_536_000, 3] {
         assert_eq!(
-            retry_delay(&s, &limited(secs), 1, 0.5),
+            retry_delay(&backoff, &limited(secs), 1),
             Duration::from_secs(2),
             "{secs}"
         );
     }
     assert_eq!(
-        retry_delay(&s, &limited(1), 1, 0.5),
+        retry_delay(&backoff, &limited(1), 1),
         Duration::from_secs(1),
         "a short Retry-After is obeyed as is"
     );
     let failing = SlackError::http("chat.postMessage", 503, None, "");
     for attempts in [1, 5, 40, u32::MAX] {
-        for jitter in [0.0, 0.5, 0.999_999] {
-            let d = retry_delay(&s, &failing, attempts, jitter);
-            assert!(d <= Duration::from_secs(2), "{attempts} {jitter}: {d:?}");
+        for _ in 0..20 {
+            let d = retry_delay(&backoff, &failing, attempts);
+            assert!(d <= Duration::from_secs(2), "{attempts}: {d:?}");
         }
     }
     // Without the cap in the way, backoff still grows and jitters within ±20%.
-    let wide = DeliverySettings::default();
-    assert_eq!(backoff(&wide, 1, 0.5), Duration::from_secs(1));
-    assert_eq!(backoff(&wide, 3, 0.5), Duration::from_secs(4));
-    assert!(backoff(&wide, 3, 0.0) >= Duration::from_millis(3200));
-    assert_eq!(backoff(&wide, 50, 0.5), Duration::from_secs(300));
+    let wide = DeliverySettings::default().backoff();
+    for (attempts, secs) in [(1, 1.0), (3, 4.0), (50, 300.0)] {
+        let d = retry_delay(&wide, &failing, attempts).as_secs_f64();
+        assert!(d >= secs * 0.8 && d <= secs * 1.2, "{attempts}: {d}");
+    }
     // Even absurd settings cannot overflow.
     let absurd = DeliverySettings {
         initial_backoff: Duration::MAX,
@@ -367,28 +415,17 @@ fn retry_after_and_backoff_never_exceed_max_retry_after() {
         max_retry_after: Duration::MAX,
         ..DeliverySettings::default()
     };
-    assert!(backoff(&absurd, u32::MAX, 0.999) > Duration::from_secs(1));
-}
-
-#[test]
-fn scheduling_arithmetic_saturates() {
-    assert_eq!(at(1_000, Duration::from_millis(500)), 1_500);
-    assert_eq!(at(1_000, Duration::MAX), i64::MAX);
-    assert_eq!(at(i64::MAX - 1, Duration::from_secs(10)), i64::MAX);
-    assert_eq!(millis(Duration::MAX), u64::MAX);
+    assert!(retry_delay(&absurd.backoff(), &failing, u32::MAX) > Duration::from_secs(1));
 }
 
 #[test]
 fn posts_edits_and_replies_wait_in_lanes_of_their_own() {
     let p = post("#Deploys", "x");
     assert_eq!(lane_of(&p), "deploys");
-    let e = OutboundMessage::update("test", "deploys", "k", text("x"));
+    let e = edit("deploys", "k", "x");
     assert_eq!(lane_of(&e), "edit:deploys");
-    let eph = OutboundMessage {
-        method: DeliveryMethod::Ephemeral,
-        ephemeral_user: Some("U1".into()),
-        ..post("deploys", "x")
-    };
+    let eph: OutboundMessage =
+        OutboundMessage::ephemeral(MessageKind::ClickReply, "deploys", "U1", text("x")).into();
     assert_eq!(lane_of(&eph), "deploys");
     let a = lane_of(&reply("https://hooks.slack.com/actions/T/1/a", "x"));
     let b = lane_of(&reply("https://hooks.slack.com/actions/T/1/b", "x"));
@@ -396,7 +433,7 @@ fn posts_edits_and_replies_wait_in_lanes_of_their_own() {
     assert_ne!(a, b, "one lane per response_url");
     // Only posts with a key are something an edit may wait for.
     assert_eq!(Scheduled::of(&p, 1, 0).entry.posts_ref, None);
-    let keyed = post("deploys", "x").with_ref_key("k");
+    let keyed = keyed("deploys", "x", "k");
     assert_eq!(
         Scheduled::of(&keyed, 1, 0).entry.posts_ref.as_deref(),
         Some("k")
@@ -407,7 +444,7 @@ fn posts_edits_and_replies_wait_in_lanes_of_their_own() {
 #[test]
 fn an_edit_waits_only_for_earlier_posts_of_its_message() {
     let mut lanes = Lanes::default();
-    let keyed = |id| Scheduled::of(&post("c", "x").with_ref_key("k"), id, 0);
+    let keyed = |id| Scheduled::of(&keyed("c", "x", "k"), id, 0);
     assert_eq!(lanes.push(keyed(5)), Some(("c".to_string(), 1)));
     assert_eq!(lanes.push(keyed(5)), None, "never queued twice");
     assert!(lanes.earlier_post_queued("k", 6));
@@ -459,10 +496,11 @@ async fn a_row_scheduled_far_ahead_waits_no_longer_than_max_retry_after() {
         .schedule_retry(queued[0].id, 1, now_ms() + year_ms, "ratelimited")
         .expect("schedule");
     let started = tokio::time::Instant::now();
-    let metrics = DeliveryMetrics::register(&Registry::new()).expect("metrics");
+    let metrics = metrics();
     let _engine = DeliveryEngine::start(
         store.clone(),
         SlackClients::default(),
+        HOOKS,
         DeliverySettings {
             max_retry_after: Duration::from_secs(120),
             ..DeliverySettings::default()
@@ -487,10 +525,11 @@ async fn a_row_scheduled_far_ahead_waits_no_longer_than_max_retry_after() {
 #[tokio::test(start_paused = true)]
 async fn store_write_retries_back_off_and_stop_at_shutdown() {
     let store = Arc::new(FlakyStore::new());
-    let metrics = DeliveryMetrics::register(&Registry::new()).expect("metrics");
+    let metrics = metrics();
     let engine = DeliveryEngine::start(
         store.clone(),
         SlackClients::default(),
+        HOOKS,
         DeliverySettings {
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(8),
@@ -612,13 +651,7 @@ async fn an_edit_does_not_wait_behind_the_channels_queued_posts() {
         .collect();
     r.send(backlog).await;
     let sent = Instant::now();
-    r.send(vec![OutboundMessage::update(
-        "test",
-        "deploys",
-        "k",
-        text("edited"),
-    )])
-    .await;
+    r.send(vec![edit("deploys", "k", "edited")]).await;
     let update = until("the chat.update", || {
         r.slack.calls_to("chat.update").into_iter().next()
     })
@@ -645,8 +678,8 @@ async fn an_edit_waits_for_its_message_still_queued_in_the_channel() {
         Failure::Delay(Duration::from_millis(400)),
     );
     r.send(vec![
-        post("deploys", "awaiting").with_ref_key("k"),
-        OutboundMessage::update("test", "deploys", "k", text("judged")),
+        keyed("deploys", "awaiting", "k"),
+        edit("deploys", "k", "judged"),
     ])
     .await;
     r.drained().await;
@@ -669,8 +702,8 @@ async fn an_edit_of_a_message_never_posted_is_dropped() {
     );
     // A later post with the same key is not what this edit meant.
     r.send(vec![
-        OutboundMessage::update("test", "deploys", "nowhere", text("judged")),
-        post("deploys", "later").with_ref_key("nowhere"),
+        edit("deploys", "nowhere", "judged"),
+        keyed("deploys", "later", "nowhere"),
     ])
     .await;
     r.drained().await;
@@ -685,13 +718,7 @@ async fn a_store_error_finding_the_message_to_edit_is_retried() {
     let r = rig(quick()).await;
     let original = r.posted_with_ref("deploys", "k").await;
     r.store.fail_message_ref.store(3, Ordering::SeqCst);
-    r.send(vec![OutboundMessage::update(
-        "test",
-        "deploys",
-        "k",
-        text("edited"),
-    )])
-    .await;
+    r.send(vec![edit("deploys", "k", "edited")]).await;
     let update = until("the chat.update", || {
         r.slack.calls_to("chat.update").into_iter().next()
     })
@@ -708,10 +735,8 @@ async fn a_store_error_finding_the_thread_never_posts_outside_it() {
     let r = rig(quick()).await;
     let parent = r.posted_with_ref("deploys", "parent").await;
     r.store.fail_message_ref.store(2, Ordering::SeqCst);
-    r.send(vec![
-        post("deploys", "stage done").with_thread_key("parent"),
-    ])
-    .await;
+    r.send(vec![threaded("deploys", "stage done", "parent")])
+        .await;
     r.drained().await;
     let posts = r.slack.calls_to("chat.postMessage");
     assert_eq!(posts.len(), 2, "the parent and one reply");
@@ -724,11 +749,8 @@ async fn a_store_error_finding_the_thread_never_posts_outside_it() {
 async fn a_failed_store_write_after_slack_confirmed_is_retried_without_resending() {
     let r = rig(quick()).await;
     r.store.fail_complete.store(4, Ordering::SeqCst);
-    r.send(vec![
-        post("deploys", "one").with_ref_key("k"),
-        post("deploys", "two"),
-    ])
-    .await;
+    r.send(vec![keyed("deploys", "one", "k"), post("deploys", "two")])
+        .await;
     r.drained().await;
     assert_eq!(r.texts("deploys"), ["one", "two"]);
     assert_eq!(
@@ -755,12 +777,16 @@ async fn recorder() -> Recorder {
 async fn a_failing_response_url_holds_up_only_its_own_replies() {
     let hooks = recorder().await;
     hooks.respond("/actions/T0/1/failing", 500, "oops", "text/plain");
-    let r = rig(DeliverySettings {
-        response_url_base: hooks.base_url(),
-        initial_backoff: Duration::from_secs(30),
-        max_backoff: Duration::from_secs(30),
-        ..quick()
-    })
+    let r = rig_on(
+        fake_slack().await,
+        Arc::new(FlakyStore::new()),
+        &hooks.base_url(),
+        DeliverySettings {
+            initial_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(30),
+            ..quick()
+        },
+    )
     .await;
     r.send(vec![reply(
         "https://hooks.slack.com/actions/T0/1/failing",
@@ -794,7 +820,22 @@ async fn a_failing_response_url_holds_up_only_its_own_replies() {
         1,
         "the failing one waits for its backoff"
     );
-    assert_eq!(r.pending(), 1, "the failing reply is kept for its retry");
+    // The working reply leaves the store once its answer is recorded; the failing one is kept
+    // for its retry.
+    let kept = until("only the failing reply to be pending", || {
+        let pending = r.store.inner.pending().expect("pending");
+        (pending.len() == 1).then_some(pending)
+    })
+    .await;
+    assert_eq!(
+        kept[0].message.destination(),
+        "https://hooks.slack.com/actions/T0/1/failing"
+    );
+    assert_eq!(
+        hooks.requests_to("/actions/T0/1/failing").len(),
+        1,
+        "still not retried"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -804,15 +845,7 @@ async fn replies_to_an_expired_response_url_are_dropped_and_counted() {
     store
         .enqueue_shift_ms
         .store(-31 * 60 * 1000, Ordering::SeqCst);
-    let r = rig_on(
-        fake_slack().await,
-        store,
-        DeliverySettings {
-            response_url_base: hooks.base_url(),
-            ..quick()
-        },
-    )
-    .await;
+    let r = rig_on(fake_slack().await, store, &hooks.base_url(), quick()).await;
     r.send(vec![reply(
         "https://hooks.slack.com/actions/T0/1/old",
         "late",
@@ -830,15 +863,7 @@ async fn a_hostile_response_url_is_refused_and_nothing_is_sent() {
     let target = recorder().await;
     let slack = fake_slack().await;
     let base = slack.base_url();
-    let r = rig_on(
-        slack,
-        Arc::new(FlakyStore::new()),
-        DeliverySettings {
-            response_url_base: base,
-            ..quick()
-        },
-    )
-    .await;
+    let r = rig_on(slack, Arc::new(FlakyStore::new()), &base, quick()).await;
     let port = target.addr().port();
     let hostile = [
         format!("@127.0.0.1:{port}/x"),
