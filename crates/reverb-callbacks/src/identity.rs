@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
-use reverb_config::{IdentityFallback, SpinnakerUserRule, UsersFile};
+use reverb_config::{IdentityFallback, JudgmentSettings, SpinnakerUserRule};
 use reverb_slack::{SlackClient, SlackError, SlackUser, TokenIdentity};
 use reverb_support::{Backoff, Budget, RetryDecision, run_with_retries};
 use serde_json::Value;
@@ -26,14 +26,11 @@ const LOOKUP_BUDGET: Duration = Duration::from_secs(20);
 /// Waits between `users.info` attempts that Slack gave no `Retry-After` for.
 const LOOKUP_RETRY_DELAY: Duration = Duration::from_millis(500);
 
-/// How clickers become Spinnaker users (`reverb.judgments.*`).
+/// How clickers become Spinnaker users: the operator's `reverb.judgments.*` rules, as the
+/// configuration defines them, and how long a lookup may take.
 #[derive(Debug, Clone)]
 pub struct IdentitySettings {
-    pub fallback: IdentityFallback,
-    pub spinnaker_user: SpinnakerUserRule,
-    pub users_file: Option<UsersFile>,
-    pub allow_guests: bool,
-    pub allow_external_users: bool,
+    pub rules: JudgmentSettings,
     /// How long one click may spend asking Slack who the clicker is.
     pub lookup_budget: Duration,
 }
@@ -41,11 +38,7 @@ pub struct IdentitySettings {
 impl Default for IdentitySettings {
     fn default() -> Self {
         Self {
-            fallback: IdentityFallback::None,
-            spinnaker_user: SpinnakerUserRule::Email,
-            users_file: None,
-            allow_guests: false,
-            allow_external_users: false,
+            rules: JudgmentSettings::default(),
             lookup_budget: LOOKUP_BUDGET,
         }
     }
@@ -167,14 +160,14 @@ pub(crate) async fn clicker(
     let user_team = user.team_id.clone().or(teams.user_team);
     let external =
         user.is_stranger || !is_home(&token, user_team.as_deref(), teams.enterprise.as_deref());
-    if external && !settings.allow_external_users {
+    if external && !settings.rules.allow_external_users {
         return Err(NoIdentity::ExternalUser);
     }
-    if user.is_guest && !settings.allow_guests {
+    if user.is_guest && !settings.rules.allow_guests {
         return Err(NoIdentity::Guest);
     }
     let email = user.email.as_deref().map(normalise_email);
-    let mapped = settings.users_file.as_ref().and_then(|file| {
+    let mapped = settings.rules.users_file.as_ref().and_then(|file| {
         file.by_slack_id.get(&slack_user_id).cloned().or_else(|| {
             email
                 .as_ref()
@@ -184,14 +177,14 @@ pub(crate) async fn clicker(
     });
     let spinnaker_user = match (mapped, email) {
         (Some(mapped), _) => mapped,
-        (None, Some(Ok(email))) => by_rule(&email, settings.spinnaker_user),
+        (None, Some(Ok(email))) => by_rule(&email, settings.rules.spinnaker_user),
         (None, Some(Err(()))) => return Err(NoIdentity::Unusable),
         (None, None) => {
             let missing_scope = token
                 .scopes
                 .as_ref()
                 .is_some_and(|scopes| !scopes.iter().any(|s| s == EMAIL_SCOPE));
-            match (settings.fallback, user.name.clone()) {
+            match (settings.rules.identity_fallback, user.name.clone()) {
                 (IdentityFallback::Username, Some(name)) => {
                     tracing::warn!(slack_user = %slack_user_id, "judging as the Slack username (identityFallback: username)");
                     name

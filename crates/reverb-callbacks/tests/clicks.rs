@@ -1,6 +1,8 @@
 //! Clicks end to end over real HTTP: the sandbox's fake Orca, Slack and Fiat and a recorder for
 //! Keel, an in-memory store and the real delivery engine.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod support;
 
 use std::time::Duration;

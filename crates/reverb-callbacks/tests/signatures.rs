@@ -5,6 +5,8 @@
 //! over Echo's `callbackRequestBody.txt`, which is not in this repository; our fixture differs
 //! from it, so the same situation is rebuilt here from the fixture instead.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use reverb_callbacks::{SignatureError, parse_interaction, sign_v0, verify_signature};
 
 const SECRET: &[u8] = b"d41090bb6ec741bb9f68f4d77d34fa0ad897c5af";

@@ -1,8 +1,6 @@
 //! Event-driven messages: Echo's `AbstractEventNotificationAgent` + `SlackNotificationAgent`,
 //! plus the update that closes a manual-judgment message when its stage ends.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use reverb_model::outbound::Update;
 use reverb_model::{Event, EventKind, OrcaEventType, OutboundMessage, SlackClientKind, Stage};
 use reverb_templates::{
@@ -412,8 +410,5 @@ pub(crate) fn judgment_client(ctx: &NotifyContext) -> SlackClientKind {
 }
 
 pub(crate) fn now_epoch_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    reverb_support::now_ms().div_euclid(1000)
 }

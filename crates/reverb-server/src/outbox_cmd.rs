@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use reverb_config::Settings;
 use reverb_store::{SqliteStore, Store, StoredMessage};
+use reverb_support::now_ms;
 
 #[derive(Subcommand, Debug)]
 pub enum OutboxAction {
@@ -93,11 +94,4 @@ fn list(store: &SqliteStore, now: i64, json: bool) -> Result<(), reverb_store::S
     }
     println!("{} pending, {} dead", pending.len(), dead.len());
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

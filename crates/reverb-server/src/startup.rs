@@ -170,13 +170,8 @@ fn callback_settings(
         button_key,
     );
     c.signing_secret = Some(signing_secret.clone());
-    let judgments = &settings.reverb.judgments;
     c.identity = IdentitySettings {
-        fallback: judgments.identity_fallback,
-        spinnaker_user: judgments.spinnaker_user,
-        users_file: judgments.users_file.clone(),
-        allow_guests: judgments.allow_guests,
-        allow_external_users: judgments.allow_external_users,
+        rules: settings.reverb.judgments.clone(),
         ..IdentitySettings::default()
     };
     c.fiat_base_url = settings.fiat_base_url.clone();

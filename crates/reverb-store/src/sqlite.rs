@@ -204,12 +204,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use reverb_support::now_ms;
 
 const MESSAGE_COLUMNS: &str = "id, body, created_ms, attempts, next_attempt_ms, last_error";
 

@@ -1,5 +1,7 @@
 //! The override examples of docs/templates.md load, pass validation and render as described.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use reverb_templates::{
     EventView, LayoutOptions, MessageContent, MessageStyle, TemplateEngine, TemplateOptions,
 };

@@ -244,7 +244,7 @@ impl Harness {
         let keel_url = keel.base_url();
         let mut settings =
             CallbackSettings::new(orca.base_url(), "https://deck.example.com", test_key());
-        settings.identity.fallback = options.identity_fallback;
+        settings.identity.rules.identity_fallback = options.identity_fallback;
         settings.identity.lookup_budget = Duration::from_secs(2);
         settings.fiat_base_url = fiat.as_ref().map(FakeFiat::base_url);
         settings.service_base_url = Arc::new(move |id| (id == "keel").then(|| keel_url.clone()));

@@ -6,6 +6,8 @@
 //!
 //! Build the binaries first: `cargo build --workspace --bins` (`make test` does).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod slackops;
 
 mod delivery;
