@@ -582,7 +582,7 @@ fn every_builtin_sample_renders_within_limits_in_both_styles() {
 #[test]
 fn template_names_list_every_message_kind() {
     let names = engine(MessageStyle::Blocks).template_names();
-    for kind in MessageKind::ALL {
+    for kind in TemplateKind::ALL {
         assert!(names.contains(&kind.body_template()), "{kind:?}");
         assert!(names.contains(&kind.subject_template()), "{kind:?}");
     }

@@ -7,9 +7,10 @@
 use serde::Serialize;
 use serde_json::Value;
 
-/// A message kind: each has `<name>.tera` (body) and `<name>-subject.tera` (title).
+/// Which template pair renders a message: `<name>.tera` (body) and `<name>-subject.tera` (title).
+/// Not the outbox's `reverb_model::MessageKind` (a metric label): several of those share a pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageKind {
+pub enum TemplateKind {
     Pipeline,
     Stage,
     ManualJudgment,
@@ -20,8 +21,8 @@ pub enum MessageKind {
     JudgmentResolved,
 }
 
-impl MessageKind {
-    pub const ALL: [MessageKind; 8] = [
+impl TemplateKind {
+    pub const ALL: [TemplateKind; 8] = [
         Self::Pipeline,
         Self::Stage,
         Self::ManualJudgment,
@@ -88,11 +89,11 @@ impl JudgmentGroup {
         }
     }
 
-    pub fn kind(self) -> MessageKind {
+    pub fn kind(self) -> TemplateKind {
         match self {
-            Self::Awaiting => MessageKind::ManualJudgment,
-            Self::Continue => MessageKind::ManualJudgmentContinue,
-            Self::Stop => MessageKind::ManualJudgmentStop,
+            Self::Awaiting => TemplateKind::ManualJudgment,
+            Self::Continue => TemplateKind::ManualJudgmentContinue,
+            Self::Stop => TemplateKind::ManualJudgmentStop,
         }
     }
 }
@@ -124,11 +125,11 @@ pub struct EventView {
 }
 
 impl EventView {
-    pub fn message_kind(&self) -> MessageKind {
+    pub fn message_kind(&self) -> TemplateKind {
         if self.kind == "stage" {
-            MessageKind::Stage
+            TemplateKind::Stage
         } else {
-            MessageKind::Pipeline
+            TemplateKind::Pipeline
         }
     }
 }
@@ -203,13 +204,13 @@ pub enum MessageContent {
 }
 
 impl MessageContent {
-    pub fn kind(&self) -> MessageKind {
+    pub fn kind(&self) -> TemplateKind {
         match self {
             Self::Event(view) => view.message_kind(),
             Self::ManualJudgment(group, _) => group.kind(),
-            Self::Notification(_) => MessageKind::Notification,
-            Self::Interactive(_) => MessageKind::Interactive,
-            Self::JudgmentResolved(_) => MessageKind::JudgmentResolved,
+            Self::Notification(_) => TemplateKind::Notification,
+            Self::Interactive(_) => TemplateKind::Interactive,
+            Self::JudgmentResolved(_) => TemplateKind::JudgmentResolved,
         }
     }
 
