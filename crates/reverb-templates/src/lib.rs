@@ -27,8 +27,8 @@ pub use html_text::{html_to_mrkdwn, html_to_text};
 pub use markdown::markdown_to_html;
 pub use views::{
     BuildView, Decision, EventView, JudgmentButton, JudgmentButtons, JudgmentGroup, JudgmentLinks,
-    LayoutOptions, LegacyActions, LegacyButton, ManualJudgmentView, MessageContent, TemplateKind,
-    NotificationView, ResolvedJudgment,
+    LayoutOptions, LegacyActions, LegacyButton, ManualJudgmentView, MessageContent,
+    NotificationView, ResolvedJudgment, TemplateKind,
 };
 
 #[cfg(test)]
