@@ -33,6 +33,7 @@ METRICS = {
     "reverb_response_url_expired_total": "counter",
     "reverb_delivery_store_errors_total": "counter",
     "reverb_delivery_lane_panics_total": "counter",
+    "reverb_outbox_intake_commits_total": "counter",
     "reverb_outbox_pending_messages": "gauge",
     "reverb_outbox_oldest_pending_age_seconds": "gauge",
     "reverb_outbox_dead_letters": "gauge",

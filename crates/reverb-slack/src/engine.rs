@@ -17,7 +17,8 @@
 //!
 //! The engine's rooms:
 //!
-//! - [`run`]: starting, accepting (`enqueue`), stopping, and the lane tasks;
+//! - [`run`]: starting, stopping, and the lane tasks;
+//! - [`intake`]: accepting (`enqueue`), with concurrent requests committed together;
 //! - [`lanes`]: which lane a message waits in, and the queues' bookkeeping;
 //! - [`attempt`]: one attempt, by each of the four send paths;
 //! - [`settle`]: what an attempt's outcome makes of the message: done, retried, dead-lettered;
@@ -29,6 +30,7 @@
 
 mod addresses;
 mod attempt;
+mod intake;
 mod lanes;
 mod pacing;
 mod run;
@@ -61,6 +63,10 @@ pub struct SlackClients {
 pub enum EnqueueError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The transaction this request shared with others failed (group commit): nothing of it
+    /// was stored.
+    #[error("{0}")]
+    Shared(String),
     #[error("the store worker stopped")]
     WorkerGone,
 }
@@ -90,6 +96,8 @@ struct Inner {
     lanes: Mutex<lanes::Lanes>,
     pacer: pacing::Pacer,
     users_by_email: addresses::UsersByEmail,
+    /// Into the group committer (see [`intake`]).
+    intake: intake::Sender,
     permits: Semaphore,
     shutdown_tx: watch::Sender<bool>,
     stopping: AtomicBool,

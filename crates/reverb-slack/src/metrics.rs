@@ -22,6 +22,9 @@ pub struct DeliveryMetrics {
     pub store_errors: IntCounterVec,
     /// Lane tasks that ended in a panic (the lane is freed and restarted).
     pub lane_panics: IntCounter,
+    /// Store transactions of the intake (group commit): several requests may share one, so
+    /// `reverb_notifications_accepted_total` over this is the messages per commit.
+    pub intake_commits: IntCounter,
 }
 
 impl DeliveryMetrics {
@@ -109,6 +112,10 @@ impl DeliveryMetrics {
             lane_panics: plain_counter(
                 "reverb_delivery_lane_panics_total",
                 "Delivery lane tasks that panicked; the lane is freed and restarted.",
+            )?,
+            intake_commits: plain_counter(
+                "reverb_outbox_intake_commits_total",
+                "Store transactions that accepted messages into the outbox; concurrent requests share one (group commit).",
             )?,
         })
     }

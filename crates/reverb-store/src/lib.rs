@@ -20,14 +20,26 @@ use reverb_model::OutboundMessage;
 /// The storage interface. Methods are synchronous and fast; async callers run them on a
 /// blocking thread.
 pub trait Store: Send + Sync + 'static {
-    /// Persist messages atomically and return them with their ids, in the given order. A message
-    /// whose `unless_judgment_decided` names a decided judgment is left out, in the same
-    /// transaction.
+    /// Persist several requests' messages in one transaction (group commit) and return each
+    /// request's stored messages with their ids, in the given order; ids grow in that order. A
+    /// message whose `unless_judgment_decided` names a decided judgment is left out, in the same
+    /// transaction. All or nothing: on an error none of them is stored.
+    fn enqueue_groups(
+        &self,
+        groups: &[&[OutboundMessage]],
+        now_ms: i64,
+    ) -> Result<Vec<Vec<QueuedMessage>>, StoreError>;
+    /// [`Store::enqueue_groups`] for one request.
     fn enqueue(
         &self,
         messages: &[OutboundMessage],
         now_ms: i64,
-    ) -> Result<Vec<QueuedMessage>, StoreError>;
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
+        Ok(self
+            .enqueue_groups(&[messages], now_ms)?
+            .pop()
+            .unwrap_or_default())
+    }
     /// Every pending message, oldest first (for listing).
     fn pending(&self) -> Result<Vec<StoredMessage>, StoreError>;
     /// The queue entries of pending messages with an id above `after_id`, oldest first: all of

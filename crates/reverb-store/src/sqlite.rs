@@ -254,18 +254,23 @@ fn select_messages(conn: &Connection, state: &str) -> Result<Vec<StoredMessage>,
 }
 
 impl Store for SqliteStore {
-    fn enqueue(
+    fn enqueue_groups(
         &self,
-        messages: &[OutboundMessage],
+        groups: &[&[OutboundMessage]],
         now_ms: i64,
-    ) -> Result<Vec<QueuedMessage>, StoreError> {
-        let bodies = messages
+    ) -> Result<Vec<Vec<QueuedMessage>>, StoreError> {
+        let bodies = groups
             .iter()
-            .map(|m| serde_json::to_string(m).map_err(StoreError::Encode))
+            .map(|group| {
+                group
+                    .iter()
+                    .map(|m| serde_json::to_string(m).map_err(StoreError::Encode))
+                    .collect::<Result<Vec<_>, _>>()
+            })
             .collect::<Result<Vec<_>, _>>()?;
         self.with(|conn| {
             let tx = conn.transaction()?;
-            let mut queued = Vec::with_capacity(messages.len());
+            let mut stored = Vec::with_capacity(groups.len());
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO outbox (lane, kind, body, created_ms, next_attempt_ms)
@@ -274,25 +279,29 @@ impl Store for SqliteStore {
                 let mut decided = tx.prepare_cached(
                     "SELECT 1 FROM judgments WHERE judgment_key = ?1 AND state = 'decided'",
                 )?;
-                for (message, body) in messages.iter().zip(&bodies) {
-                    if let Some(key) = message.unless_judgment_decided()
-                        && decided.exists([key])?
-                    {
-                        continue;
+                for (group, bodies) in groups.iter().zip(&bodies) {
+                    let mut queued = Vec::with_capacity(group.len());
+                    for (message, body) in group.iter().zip(bodies) {
+                        if let Some(key) = message.unless_judgment_decided()
+                            && decided.exists([key])?
+                        {
+                            continue;
+                        }
+                        let lane = message.lane();
+                        let kind = message.kind();
+                        insert.execute(params![lane, kind.as_str(), body, now_ms])?;
+                        queued.push(QueuedMessage {
+                            id: tx.last_insert_rowid(),
+                            lane,
+                            kind: kind.clone(),
+                            next_attempt_ms: now_ms,
+                        });
                     }
-                    let lane = message.lane();
-                    let kind = message.kind();
-                    insert.execute(params![lane, kind.as_str(), body, now_ms])?;
-                    queued.push(QueuedMessage {
-                        id: tx.last_insert_rowid(),
-                        lane,
-                        kind: kind.clone(),
-                        next_attempt_ms: now_ms,
-                    });
+                    stored.push(queued);
                 }
             }
             tx.commit()?;
-            Ok(queued)
+            Ok(stored)
         })
     }
 

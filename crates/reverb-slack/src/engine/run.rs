@@ -6,13 +6,13 @@ use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use reverb_config::DeliverySettings;
-use reverb_model::OutboundMessage;
 use reverb_store::{Store, StoreError};
 use reverb_support::{clock, now_ms, off_thread};
 use tokio::sync::{Notify, Semaphore, watch};
 use tracing::Instrument;
 
 use super::attempt::Clients;
+use super::intake;
 use super::lanes::{Lanes, Scheduled, schedule};
 use super::pacing::Pacer;
 use super::settle::Settled;
@@ -70,6 +70,7 @@ impl DeliveryEngine {
         metrics: DeliveryMetrics,
     ) -> Result<Self, EnqueueError> {
         let (shutdown_tx, _) = watch::channel(false);
+        let (intake, requests) = intake::channel();
         let engine = Self {
             inner: Arc::new(Inner {
                 permits: Semaphore::new(settings.concurrency.max(1)),
@@ -82,6 +83,7 @@ impl DeliveryEngine {
                 metrics,
                 lanes: Default::default(),
                 users_by_email: Default::default(),
+                intake,
                 shutdown_tx,
                 stopping: AtomicBool::new(false),
                 running_lanes: AtomicUsize::new(0),
@@ -100,6 +102,11 @@ impl DeliveryEngine {
             tracing::info!(count = pending.len(), "resuming pending Slack messages");
         }
         engine.dispatch(pending);
+        engine.inner.runtime.spawn(intake::commit_requests(
+            Arc::downgrade(&engine.inner),
+            engine.inner.store.clone(),
+            requests,
+        ));
         engine.spawn_sweeper();
         Ok(engine)
     }
@@ -126,33 +133,6 @@ impl DeliveryEngine {
 
     pub fn store(&self) -> Arc<dyn Store> {
         self.inner.store.clone()
-    }
-
-    /// Persist the messages, then schedule them. Returns once they are durable.
-    pub async fn enqueue(&self, messages: Vec<OutboundMessage>) -> Result<Vec<i64>, EnqueueError> {
-        if messages.is_empty() {
-            return Ok(Vec::new());
-        }
-        let now = now_ms();
-        // The store may leave messages out (a decided judgment), so each stored one is placed by
-        // its body, read back in the same call (no second chance to fail after the write).
-        let (stored, scheduled) = off_thread(self.inner.store.clone(), move |s| {
-            s.enqueue(&messages, now).map(|stored| {
-                let scheduled = schedule(s, stored.clone());
-                (stored, scheduled)
-            })
-        })
-        .await??;
-        for m in &stored {
-            self.inner
-                .metrics
-                .accepted
-                .with_label_values(&[m.kind.as_str()])
-                .inc();
-        }
-        let ids = stored.iter().map(|m| m.id).collect();
-        self.dispatch(scheduled);
-        Ok(ids)
     }
 
     /// Refresh the outbox gauges (called before a scrape).
@@ -219,7 +199,7 @@ impl DeliveryEngine {
         self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn dispatch(&self, messages: Vec<Scheduled>) {
+    pub(super) fn dispatch(&self, messages: Vec<Scheduled>) {
         if self.inner.stopping.load(Ordering::SeqCst) {
             return;
         }

@@ -63,13 +63,13 @@ impl FlakyStore {
 }
 
 impl Store for FlakyStore {
-    fn enqueue(
+    fn enqueue_groups(
         &self,
-        messages: &[OutboundMessage],
+        groups: &[&[OutboundMessage]],
         now_ms: i64,
-    ) -> Result<Vec<QueuedMessage>, StoreError> {
+    ) -> Result<Vec<Vec<QueuedMessage>>, StoreError> {
         let shift = self.enqueue_shift_ms.load(Ordering::SeqCst);
-        self.inner.enqueue(messages, now_ms + shift)
+        self.inner.enqueue_groups(groups, now_ms + shift)
     }
     fn pending(&self) -> Result<Vec<StoredMessage>, StoreError> {
         self.inner.pending()
@@ -882,4 +882,59 @@ async fn a_hostile_response_url_is_refused_and_nothing_is_sent() {
     }
     assert!(target.requests().is_empty(), "{:?}", target.requests());
     assert!(r.slack.calls_to("response_url").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group commit.
+
+#[tokio::test]
+async fn concurrent_enqueues_share_commits_and_deliver_in_commit_order() {
+    let rig = Arc::new(rig(quick()).await);
+    let requests = 40;
+    let mut tasks = Vec::new();
+    for n in 0..requests {
+        let rig = rig.clone();
+        tasks.push(tokio::spawn(async move {
+            let ids = rig.send(vec![post("busy", &format!("m{n}"))]).await;
+            (ids[0], format!("m{n}"))
+        }));
+    }
+    let mut accepted = Vec::new();
+    for task in tasks {
+        accepted.push(task.await.expect("task"));
+    }
+    let commits = rig.metrics.intake_commits.get();
+    assert!(
+        (1..requests).contains(&commits),
+        "{requests} concurrent requests took {commits} commits"
+    );
+    let mut ids: Vec<i64> = accepted.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), accepted.len(), "every message has its own id");
+    rig.drained().await;
+    // The channel received them in id order, whichever request was answered first.
+    accepted.sort_unstable();
+    let expected: Vec<String> = accepted.into_iter().map(|(_, text)| text).collect();
+    assert_eq!(rig.texts("busy"), expected);
+}
+
+#[tokio::test]
+async fn a_request_alone_is_committed_at_once() {
+    let rig = rig(quick()).await;
+    let ids = rig.send(vec![post("#a", "one"), post("#b", "two")]).await;
+    assert_eq!(ids.len(), 2);
+    assert_eq!(rig.metrics.intake_commits.get(), 1);
+    assert!(
+        rig.engine
+            .enqueue(Vec::new())
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+    assert_eq!(
+        rig.metrics.intake_commits.get(),
+        1,
+        "nothing to commit, no commit"
+    );
 }
