@@ -1,29 +1,24 @@
-//! The one clock. Reverb reads the wall clock once, then counts with Tokio's monotonic clock, so
-//! the epoch milliseconds stored with messages and the timers that wait for them agree (and a test
-//! that pauses Tokio's clock moves both). Calendar formatting lives here too.
+//! The one clock: the wall clock, as every replica and Slack read it (so an NTP correction or a
+//! suspended VM never leaves Reverb's time behind), moved along with Tokio's clock when a test
+//! has paused and advanced it, so the epoch milliseconds stored with messages and the timers
+//! that wait for them agree in tests too. Calendar formatting lives here as well.
 
-use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use tokio::time::Instant;
-
-/// The wall clock at the first reading and the monotonic instant it was read at.
-fn anchor() -> &'static (i64, Instant) {
-    static ANCHOR: OnceLock<(i64, Instant)> = OnceLock::new();
-    ANCHOR.get_or_init(|| {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        (wall, Instant::now())
-    })
-}
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    let (wall, at) = anchor();
-    let elapsed = Instant::now().saturating_duration_since(*at);
-    wall.saturating_add(duration_ms(elapsed))
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(duration_ms)
+        .unwrap_or(0);
+    // Tokio's clock is the standard monotonic clock except in a test that paused it; then the
+    // difference is how far the test moved time.
+    let tokio_now = tokio::time::Instant::now().into_std();
+    let std_now = std::time::Instant::now();
+    match tokio_now.checked_duration_since(std_now) {
+        Some(ahead) => wall.saturating_add(duration_ms(ahead)),
+        None => wall.saturating_sub(duration_ms(std_now.saturating_duration_since(tokio_now))),
+    }
 }
 
 /// `now_ms + delay` in epoch milliseconds, saturating.
@@ -107,11 +102,20 @@ mod tests {
         assert_eq!(until(100, 350), Duration::from_millis(250));
     }
 
+    #[test]
+    fn outside_a_paused_test_it_is_the_wall_clock() {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(duration_ms)
+            .unwrap_or(0);
+        assert!((now_ms() - wall).abs() < 1_000, "{} vs {wall}", now_ms());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_paused_clock_moves_the_epoch_clock() {
         let before = now_ms();
         tokio::time::sleep(Duration::from_secs(90)).await;
         let moved = now_ms() - before;
-        assert!((90_000..91_000).contains(&moved), "moved {moved} ms");
+        assert!((89_990..91_000).contains(&moved), "moved {moved} ms");
     }
 }
