@@ -20,16 +20,16 @@ use reverb_model::OutboundMessage;
 /// The storage interface. Methods are synchronous and fast; async callers run them on a
 /// blocking thread.
 pub trait Store: Send + Sync + 'static {
-    /// Persist several requests' messages in one transaction (group commit) and return each
-    /// request's stored messages with their ids, in the given order; ids grow in that order. A
-    /// message whose `unless_judgment_decided` names a decided judgment is left out, in the same
-    /// transaction. All or nothing: on an error none of them is stored.
+    /// Persist several requests' messages in one transaction (group commit). The answer is
+    /// aligned with `groups`: for each message, its queue entry, or `None` when it was left out
+    /// (its `unless_judgment_decided` names a decided judgment, checked in the same
+    /// transaction); ids grow in the given order. All or nothing: on an error none is stored.
     fn enqueue_groups(
         &self,
         groups: &[&[OutboundMessage]],
         now_ms: i64,
-    ) -> Result<Vec<Vec<QueuedMessage>>, StoreError>;
-    /// [`Store::enqueue_groups`] for one request.
+    ) -> Result<Vec<Vec<Option<QueuedMessage>>>, StoreError>;
+    /// [`Store::enqueue_groups`] for one request: the stored messages, in the given order.
     fn enqueue(
         &self,
         messages: &[OutboundMessage],
@@ -37,8 +37,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<QueuedMessage>, StoreError> {
         Ok(self
             .enqueue_groups(&[messages], now_ms)?
-            .pop()
-            .unwrap_or_default())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect())
     }
     /// Every pending message, oldest first (for listing).
     fn pending(&self) -> Result<Vec<StoredMessage>, StoreError>;

@@ -258,7 +258,7 @@ impl Store for SqliteStore {
         &self,
         groups: &[&[OutboundMessage]],
         now_ms: i64,
-    ) -> Result<Vec<Vec<QueuedMessage>>, StoreError> {
+    ) -> Result<Vec<Vec<Option<QueuedMessage>>>, StoreError> {
         let bodies = groups
             .iter()
             .map(|group| {
@@ -285,17 +285,18 @@ impl Store for SqliteStore {
                         if let Some(key) = message.unless_judgment_decided()
                             && decided.exists([key])?
                         {
+                            queued.push(None);
                             continue;
                         }
                         let lane = message.lane();
                         let kind = message.kind();
                         insert.execute(params![lane, kind.as_str(), body, now_ms])?;
-                        queued.push(QueuedMessage {
+                        queued.push(Some(QueuedMessage {
                             id: tx.last_insert_rowid(),
                             lane,
                             kind: kind.clone(),
                             next_attempt_ms: now_ms,
-                        });
+                        }));
                     }
                     stored.push(queued);
                 }
@@ -990,10 +991,16 @@ mod tests {
         store
             .finish_judgment("judgment:e:1", "continue by jane", true, 3)
             .unwrap();
-        let stored = store.enqueue(&[edit, msg("#a", "other")], 4).unwrap();
+        let other = msg("#a", "other");
+        let groups = store
+            .enqueue_groups(&[&[edit.clone(), other.clone()], &[edit]], 4)
+            .unwrap();
+        // Aligned with the input: the guarded edit is left out, in every group.
+        assert!(groups[0][0].is_none() && groups[0][1].is_some() && groups[1][0].is_none());
+        let stored = store.enqueue(&[other], 5).unwrap();
         assert_eq!(stored.len(), 1);
         let pending = store.pending().unwrap();
-        assert_eq!(pending.len(), 2);
+        assert_eq!(pending.len(), 3);
         assert_eq!(pending[1].message.message().text, "other");
     }
 

@@ -15,7 +15,7 @@ use reverb_store::{QueuedMessage, Store, StoreError};
 use reverb_support::{now_ms, off_thread};
 use tokio::sync::{mpsc, oneshot};
 
-use super::lanes::{Scheduled, schedule};
+use super::lanes::Scheduled;
 use super::{DeliveryEngine, EnqueueError, Inner};
 
 /// The most enqueue requests committed in one transaction.
@@ -132,8 +132,8 @@ impl CommitFailure {
 
 type Committed = Vec<(Vec<QueuedMessage>, Vec<Scheduled>)>;
 
-/// One transaction for every request's messages. The store may leave messages out (a decided
-/// judgment), so each stored one is placed by its body, read back in the same call.
+/// One transaction for every request's messages. Each stored message is placed by the message
+/// in hand (no read back); one the store left out (a decided judgment) is not placed.
 async fn commit(
     store: Arc<dyn Store>,
     groups: Vec<Vec<OutboundMessage>>,
@@ -142,11 +142,20 @@ async fn commit(
     let committed = off_thread(store, move |s| {
         let slices: Vec<&[OutboundMessage]> = groups.iter().map(Vec::as_slice).collect();
         s.enqueue_groups(&slices, now).map(|stored| {
-            stored
-                .into_iter()
-                .map(|group| {
-                    let placed = schedule(s, group.clone());
-                    (group, placed)
+            groups
+                .iter()
+                .zip(stored)
+                .map(|(messages, entries)| {
+                    let (queued, placed) = messages
+                        .iter()
+                        .zip(entries)
+                        .filter_map(|(message, entry)| {
+                            let entry = entry?;
+                            let placed = Scheduled::of(message, entry.id, entry.next_attempt_ms);
+                            Some((entry, placed))
+                        })
+                        .unzip();
+                    (queued, placed)
                 })
                 .collect::<Committed>()
         })

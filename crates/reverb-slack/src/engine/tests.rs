@@ -67,7 +67,7 @@ impl Store for FlakyStore {
         &self,
         groups: &[&[OutboundMessage]],
         now_ms: i64,
-    ) -> Result<Vec<Vec<QueuedMessage>>, StoreError> {
+    ) -> Result<Vec<Vec<Option<QueuedMessage>>>, StoreError> {
         let shift = self.enqueue_shift_ms.load(Ordering::SeqCst);
         self.inner.enqueue_groups(groups, now_ms + shift)
     }
